@@ -1,0 +1,76 @@
+"""Every tunable default of one_async, in one place.
+
+Sessions, the transfer engine, the Alyx client and the command line read their defaults from
+here; settings (arguments, ``ONE_*`` environment variables, config files) override them.  Change a
+value here, not at the place it is used.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Final
+
+# --- cache tables -----------------------------------------------------------------------------
+
+CACHE_EXPIRY: Final = timedelta(hours=24)
+"""Age after which cache tables are considered stale and refreshed in 'auto' mode."""
+
+CACHE_LOCK_TIMEOUT: Final = 30.0
+"""Seconds to wait for the inter-process lock of a cache directory before giving up."""
+
+HASH_CHUNK_SIZE: Final = 4 * 1024 * 1024
+"""Bytes read per call when hashing a file on disk (md5)."""
+
+HASH_THREADS: Final = 4
+"""Worker threads that hash files in parallel (cache builds, filesystem checks)."""
+
+# --- Alyx REST client -------------------------------------------------------------------------
+
+HTTP_CONNECT_TIMEOUT: Final = 10.0
+"""Seconds to establish a connection."""
+
+HTTP_READ_TIMEOUT: Final = 60.0
+"""Seconds without a byte received before a request fails."""
+
+REST_PAGE_SIZE: Final = 250
+"""Results per page when paginating Alyx lists (Alyx's own default)."""
+
+REST_MAX_PAGE_SIZE: Final = 1000
+"""Largest ``limit`` Alyx accepts."""
+
+REST_PAGE_CONCURRENCY: Final = 4
+"""Pages of one paginated list fetched at once."""
+
+REST_CACHE_EXPIRY: Final = timedelta(hours=24)
+"""How long a cached GET response stays valid."""
+
+# --- retries ----------------------------------------------------------------------------------
+
+RETRY_ATTEMPTS: Final = 5
+"""Attempts (first try included) for a retryable request or download."""
+
+RETRY_INITIAL_WAIT: Final = 0.1
+"""Seconds before the first retry; the wait doubles each time, with jitter."""
+
+RETRY_MAX_WAIT: Final = 10.0
+"""Upper bound of one wait between retries (a server's Retry-After is honoured up to this)."""
+
+RETRY_TIMEOUT: Final = 60.0
+"""Upper bound, in seconds, of the time spent retrying one request."""
+
+# --- transfers --------------------------------------------------------------------------------
+
+DOWNLOAD_CONCURRENCY: Final = 32
+"""Files downloaded at once by one transfer job."""
+
+DOWNLOAD_PER_HOST: Final = 16
+"""Files downloaded at once from one host."""
+
+DOWNLOAD_CHUNK_SIZE: Final = 256 * 1024
+"""Bytes read from the network per chunk."""
+
+DOWNLOAD_WRITE_BATCH: Final = 1024 * 1024
+"""Bytes gathered before one write to disk."""
+
+PART_SUFFIX: Final = '.part'
+"""Suffix of a file being downloaded, renamed to its final name once verified."""
