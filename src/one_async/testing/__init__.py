@@ -1,1 +1,1 @@
-"""Tools to test code that uses ONE offline: a local Alyx-compatible server, data generator, faults."""
+"""Test pipelines offline: a local Alyx-compatible server, a data generator and faults."""

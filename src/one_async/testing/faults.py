@@ -185,7 +185,8 @@ class _FaultySend:
                 self._stats['disconnect'] += 1
                 head = body[: max(0, cut - self._sent)]
                 if head:
-                    await self._send({'type': 'http.response.body', 'body': head, 'more_body': True})
+                    chunk = {'type': 'http.response.body', 'body': head, 'more_body': True}
+                    await self._send(chunk)
                 raise _Disconnect
         if self._trickle_rate and body:
             self._stats['trickle'] += 1
