@@ -19,6 +19,7 @@ Tree::
     │   ├── ALFMultipleRevisionsFound
     │   ├── ALFInvalid                (also ValueError: a malformed ALF name or path)
     │   └── ALFFileError              (a file that cannot be read as its extension says)
+    │       └── ALFFileNotFound       (also FileNotFoundError: a dataset file is missing)
     ├── InvalidArgument               (also ValueError: bad eid, date, QC, search key ...)
     ├── CacheError
     │   ├── CacheTableError           (a table that cannot be read or written)
@@ -42,6 +43,7 @@ from typing import Any, ClassVar
 __all__ = [
     'ALFError',
     'ALFFileError',
+    'ALFFileNotFound',
     'ALFInvalid',
     'ALFMultipleCollectionsFound',
     'ALFMultipleObjectsFound',
@@ -168,6 +170,10 @@ class ALFInvalid(ALFError, ValueError):
 
 class ALFFileError(ALFError):
     """A file could not be read as the format its extension names."""
+
+
+class ALFFileNotFound(ALFFileError, FileNotFoundError):
+    """A dataset file does not exist (also a FileNotFoundError, which ONE raises here)."""
 
 
 # --- arguments -------------------------------------------------------------------------------
