@@ -21,6 +21,7 @@ Tree::
     │   └── ALFFileError              (a file that cannot be read as its extension says)
     │       └── ALFFileNotFound       (also FileNotFoundError: a dataset file is missing)
     ├── InvalidArgument               (also ValueError: bad eid, date, QC, search key ...)
+    ├── ArgumentTypeError             (also TypeError: an argument of a type the call cannot use)
     ├── CacheError
     │   ├── CacheTableError           (a table that cannot be read or written)
     │   └── CacheLockError            (the inter-process lock could not be taken)
@@ -56,6 +57,7 @@ __all__ = [
     'AlyxError',
     'AlyxHTTPError',
     'AlyxSubjectNotFound',
+    'ArgumentTypeError',
     'CacheError',
     'CacheLockError',
     'CacheTableError',
@@ -181,6 +183,10 @@ class ALFFileNotFound(ALFFileError, FileNotFoundError):
 
 class InvalidArgument(OneError, ValueError):
     """An argument has a value the call cannot use (names the argument and the value)."""
+
+
+class ArgumentTypeError(OneError, TypeError):
+    """An argument is of a type the call cannot use (where ONE-api raises TypeError)."""
 
 
 # --- cache -----------------------------------------------------------------------------------
