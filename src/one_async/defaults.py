@@ -44,6 +44,12 @@ REST_PAGE_CONCURRENCY: Final = 4
 REST_CACHE_EXPIRY: Final = timedelta(hours=24)
 """How long a cached GET response stays valid."""
 
+REST_SCHEMA_EXPIRY: Final = timedelta(weeks=1)
+"""How long the server's API description (OpenAPI or CoreAPI) stays valid in the REST cache."""
+
+TOKEN_DIR_NAME: Final = '.one_async'
+"""Folder under the user's home holding the cached Alyx tokens (one 0600 file per server)."""
+
 # --- retries ----------------------------------------------------------------------------------
 
 RETRY_ATTEMPTS: Final = 5
