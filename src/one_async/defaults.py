@@ -24,6 +24,14 @@ HASH_CHUNK_SIZE: Final = 4 * 1024 * 1024
 HASH_THREADS: Final = 4
 """Worker threads that hash files in parallel (cache builds, filesystem checks)."""
 
+CACHE_ROW_GROUP_SIZE: Final = 65_536
+"""Rows per parquet row group when writing cache tables: small enough that a per-session lookup
+on a sorted table reads one group, large enough to keep the footer small."""
+
+ONE_API_COMPAT_VERSION: Final = '3.6.1'
+"""The ONE-api release whose cache tables one_async reads; tables whose ``min_api_version`` is
+newer are refused."""
+
 # --- Alyx REST client -------------------------------------------------------------------------
 
 HTTP_CONNECT_TIMEOUT: Final = 10.0
@@ -80,3 +88,26 @@ DOWNLOAD_WRITE_BATCH: Final = 1024 * 1024
 
 PART_SUFFIX: Final = '.part'
 """Suffix of a file being downloaded, renamed to its final name once verified."""
+
+DOWNLOAD_SMALL_FILE: Final = 1024 * 1024
+"""Files up to this size are received whole in memory, then written, hashed and placed in one
+thread hop; larger ones are written in ``DOWNLOAD_WRITE_BATCH`` pieces as they arrive."""
+
+DOWNLOAD_FILE_THREADS: Final = 4
+"""Threads doing the file side of a transfer job (write, md5, fsync, rename, existence checks)."""
+
+DOWNLOAD_FSYNC: Final = True
+"""Flush each downloaded file to disk before renaming it to its final name."""
+
+DOWNLOAD_INTEGRITY_RETRIES: Final = 1
+"""Fresh downloads after a size or md5 mismatch before the file is reported as corrupt."""
+
+DOWNLOAD_RESUME_MIN: Final = 8 * 1024 * 1024
+"""Files at least this large keep their ``*.part`` file and its validator (ETag) when a job is
+cancelled or fails, so the next job resumes them with a Range request."""
+
+DOWNLOAD_LOCK_POLL: Final = 0.05
+"""Seconds between checks of a file that another task or process is downloading (doubling)."""
+
+DOWNLOAD_LOCK_TIMEOUT: Final = 600.0
+"""Seconds to wait for another process's download of the same file before giving up."""

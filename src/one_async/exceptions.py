@@ -61,6 +61,7 @@ __all__ = [
     'CacheError',
     'CacheLockError',
     'CacheTableError',
+    'CacheWarning',
     'DownloadError',
     'IntegrityError',
     'InvalidArgument',
@@ -115,6 +116,10 @@ class OneWarning(UserWarning):
 
 class ALFWarning(OneWarning):
     """A recoverable ALF problem, e.g. a file that does not follow the specification."""
+
+
+class CacheWarning(OneWarning):
+    """A recoverable cache-table problem, e.g. a table file that is skipped or no tables."""
 
 
 # --- ALF ------------------------------------------------------------------------------------
