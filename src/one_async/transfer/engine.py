@@ -1,0 +1,524 @@
+"""The transfer scheduler: a fixed set of workers pulling download items from one queue.
+
+A job plans its items (target paths validated, duplicates folded), skips the files already in
+place, then runs ``max_concurrency`` workers over the rest.  Each worker takes the target's lock
+(see :mod:`~one_async.transfer.files`), streams the body under the per-host semaphore, hashes
+and writes it in worker threads, and places it atomically.  Failures are retried with backoff
+and jitter, mid-body cuts resume with a Range request, a mismatch is downloaded once more, and
+whatever still fails becomes a typed error in the item's result while the job goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ParamSpec, Protocol, TypeVar
+
+import anyio
+import anyio.to_thread
+import httpx
+
+from one_async import defaults
+from one_async.exceptions import DownloadError, IntegrityError, TransferError, UnsafePathError
+from one_async.transfer.files import BUSY, SKIP, Claim, FileSide
+from one_async.transfer.http import Body, HttpSource, Restart, Retryable, make_client
+from one_async.transfer.progress import Progress, make_progress
+from one_async.transfer.records import (
+    DownloadItem,
+    DownloadReport,
+    DownloadResult,
+    ItemLike,
+    to_item,
+)
+from one_async.transfer.s3 import S3Config, open_s3_source
+from one_async.transfer.safety import target_rel_path
+
+__all__ = ['Options', 'TransferJob']
+
+_P = ParamSpec('_P')
+_T = TypeVar('_T')
+
+OnMismatch = Callable[[DownloadItem], Awaitable[None]]
+
+
+class Source(Protocol):
+    """Where bytes come from (HTTP server or S3 bucket)."""
+
+    def open(
+        self, item: DownloadItem, offset: int, validator: str | None
+    ) -> AbstractAsyncContextManager[Body]:
+        """Open the item's body from ``offset``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """The settings of one transfer job (see :func:`one_async.transfer.download_files`)."""
+
+    max_concurrency: int = defaults.DOWNLOAD_CONCURRENCY
+    per_host: int = defaults.DOWNLOAD_PER_HOST
+    check_hash: bool = True
+    keep_uuid: bool = False
+    overwrite: bool = False
+    fsync: bool = defaults.DOWNLOAD_FSYNC
+    progress: bool | None = None
+    auth: httpx.Auth | tuple[str, str] | None = None
+    headers: Mapping[str, str] | None = None
+    verify: bool = True
+    s3: S3Config | None = None
+    retry_attempts: int = defaults.RETRY_ATTEMPTS
+    retry_timeout: float = defaults.RETRY_TIMEOUT
+    integrity_retries: int = defaults.DOWNLOAD_INTEGRITY_RETRIES
+    on_mismatch: OnMismatch | None = None
+    client: httpx.AsyncClient | None = None
+
+    def __post_init__(self) -> None:
+        from one_async.exceptions import InvalidArgument
+
+        for name in ('max_concurrency', 'per_host', 'retry_attempts'):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                message = f'{name} must be a positive integer, not {value!r}'
+                raise InvalidArgument(message, value=value)
+
+
+@dataclass(slots=True, eq=False)
+class _Entry:
+    """One planned item: its target, its result, and the duplicates waiting on it."""
+
+    index: int
+    item: DownloadItem
+    final: str | None = None
+    error: TransferError | None = None
+    followers: list[_Entry] = field(default_factory=list)
+    duplicate: bool = False
+    not_before: float = 0.0
+    poll: float = defaults.DOWNLOAD_LOCK_POLL
+    busy_since: float | None = None
+
+
+@dataclass(slots=True)
+class _Buffer:
+    """Chunks received but not yet written."""
+
+    chunks: list[bytes] = field(default_factory=list)
+    size: int = 0
+
+    def add(self, chunk: bytes) -> None:
+        self.chunks.append(chunk)
+        self.size += len(chunk)
+
+    def take(self) -> list[bytes]:
+        """Hand the chunks over and empty the buffer."""
+        chunks, self.chunks, self.size = self.chunks, [], 0
+        return chunks
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """Progress of one item through its attempts."""
+
+    started: float
+    attempts: int = 0
+    failures: int = 0
+    mismatches: int = 0
+    received: int = 0
+
+
+class TransferJob:
+    """Downloads ``items`` into ``target_dir``; :meth:`run` returns the report."""
+
+    def __init__(
+        self, items: Iterable[ItemLike], target_dir: str | os.PathLike[str], options: Options
+    ) -> None:
+        self.options = options
+        self.target_dir = Path(target_dir)
+        self._raw = list(items)
+        self._limiter = anyio.CapacityLimiter(defaults.DOWNLOAD_FILE_THREADS)
+        self._host_limits: dict[str, anyio.Semaphore] = {}
+        self._queue: deque[_Entry] = deque()
+        self._results: list[DownloadResult | None] = []
+        self._progress: Progress | None = None
+        self._emit: Callable[[DownloadResult], Awaitable[None]] | None = None
+        self._http: HttpSource | None = None
+        self._s3: Source | None = None
+        self.files: FileSide | None = None
+
+    # --- planning -----------------------------------------------------------------------------
+
+    def _plan(self) -> list[_Entry]:
+        entries: list[_Entry] = []
+        primary: dict[str, _Entry] = {}
+        root = os.path.abspath(self.target_dir)
+        for index, raw in enumerate(self._raw):
+            item = to_item(raw)
+            entry = _Entry(index, item)
+            entries.append(entry)
+            try:
+                rel = target_rel_path(item, self.options.keep_uuid)
+            except UnsafePathError as exc:
+                entry.error = exc
+                continue
+            entry.final = os.path.join(root, *rel.parts)
+            first = primary.setdefault(entry.final, entry)
+            if first is not entry:
+                first.followers.append(entry)
+                entry.duplicate = True
+        return entries
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    async def _fs(self, func: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        """Run a blocking file-side call in a worker thread."""
+        if kwargs:
+            return await anyio.to_thread.run_sync(
+                lambda: func(*args, **kwargs), limiter=self._limiter
+            )
+        return await anyio.to_thread.run_sync(func, *args, limiter=self._limiter)
+
+    def _host_limit(self, host: str) -> anyio.Semaphore:
+        limit = self._host_limits.get(host)
+        if limit is None:
+            limit = self._host_limits[host] = anyio.Semaphore(self.options.per_host)
+        return limit
+
+    def _source(self, item: DownloadItem) -> Source:
+        source = self._http if item.url is not None else self._s3
+        assert source is not None
+        return source
+
+    def _backoff(self, failures: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            base = min(retry_after, defaults.RETRY_MAX_WAIT)
+            return base + random.uniform(0, min(base, 1.0) * 0.2)
+        base = min(defaults.RETRY_MAX_WAIT, defaults.RETRY_INITIAL_WAIT * 2 ** (failures - 1))
+        return random.uniform(base / 2, base)
+
+    async def _record(self, entry: _Entry, result: DownloadResult) -> None:
+        self._results[entry.index] = result
+        assert self._progress is not None
+        self._progress.file_done(result.ok)
+        if self._emit is not None:
+            await self._emit(result)
+        for follower in entry.followers:
+            copy = result.model_copy(update={'item': follower.item, 'bytes': 0})
+            self._results[follower.index] = copy
+            self._progress.file_done(copy.ok)
+            if self._emit is not None:
+                await self._emit(copy)
+
+    # --- running ------------------------------------------------------------------------------
+
+    async def run(
+        self, emit: Callable[[DownloadResult], Awaitable[None]] | None = None
+    ) -> DownloadReport:
+        """Download everything; ``emit`` is awaited with each result as soon as it is known."""
+        started = time.perf_counter()
+        self._emit = emit
+        entries = self._plan()
+        self._results = [None] * len(entries)
+        sizes = [e.item.size for e in entries]
+        total = None if any(s is None for s in sizes) else sum(s or 0 for s in sizes)
+        self._progress = make_progress(self.options.progress, len(entries), total)
+        try:
+            async with AsyncExitStack() as stack:
+                await self._run(entries, stack)
+        finally:
+            self._progress.close()
+        results = tuple(r for r in self._results if r is not None)
+        assert len(results) == len(entries)
+        return DownloadReport(results=results, seconds=time.perf_counter() - started)
+
+    async def _run(self, entries: list[_Entry], stack: AsyncExitStack) -> None:
+        self.target_dir.mkdir(parents=True, exist_ok=True)
+        self.files = FileSide(
+            str(self.target_dir), fsync=self.options.fsync, check_hash=self.options.check_hash
+        )
+        todo: list[_Entry] = []
+        for entry in entries:
+            if entry.error is not None:
+                result = DownloadResult(item=entry.item, status='failed', error=entry.error)
+                await self._record(entry, result)
+            elif not entry.duplicate:
+                todo.append(entry)
+        if not self.options.overwrite:
+            todo = await self._skip_present(todo)
+        if not todo:
+            return
+        await self._open_sources(todo, stack)
+        self._queue.extend(todo)
+        workers = min(self.options.max_concurrency, len(todo))
+        async with anyio.create_task_group() as tg:
+            for _ in range(workers):
+                tg.start_soon(self._worker)
+
+    async def _open_sources(self, todo: list[_Entry], stack: AsyncExitStack) -> None:
+        needs_http = any(e.item.url is not None for e in todo)
+        s3_items = [e.item for e in todo if e.item.s3 is not None]
+        client = self.options.client
+        if (needs_http or s3_items) and client is None:
+            client = make_client(
+                max_connections=self.options.max_concurrency,
+                auth=self.options.auth,
+                headers=self.options.headers,
+                verify=self.options.verify,
+            )
+            await stack.enter_async_context(client)
+        if client is not None:
+            self._http = HttpSource(client)
+        if s3_items:
+            assert self._http is not None
+            self._s3 = await stack.enter_async_context(
+                open_s3_source(
+                    self.options.s3 or S3Config(),
+                    buckets={i.s3.bucket for i in s3_items if i.s3},
+                    max_connections=self.options.max_concurrency,
+                    http=self._http,
+                )
+            )
+
+    async def _skip_present(self, todo: list[_Entry]) -> list[_Entry]:
+        """Report the targets already in place as skipped; return the others."""
+        files = self.files
+        assert files is not None
+        present: dict[int, bool] = {}
+
+        def check(batch: list[_Entry]) -> list[tuple[int, bool | TransferError]]:
+            out: list[tuple[int, bool | TransferError]] = []
+            for entry in batch:
+                assert entry.final is not None
+                try:
+                    out.append((entry.index, files.present(entry.final, entry.item)))
+                except UnsafePathError as exc:
+                    out.append((entry.index, exc))
+            return out
+
+        batches = [todo[i : i + 64] for i in range(0, len(todo), 64)]
+        errors: dict[int, TransferError] = {}
+
+        async def run(batch: list[_Entry]) -> None:
+            for index, found in await self._fs(check, batch):
+                if isinstance(found, TransferError):
+                    errors[index] = found
+                else:
+                    present[index] = found
+
+        async with anyio.create_task_group() as tg:
+            for batch in batches:
+                tg.start_soon(run, batch)
+        remaining = []
+        for entry in todo:
+            if entry.index in errors:
+                failed = _failed_early(entry.item, errors[entry.index])
+                await self._record(entry, failed)
+            elif present.get(entry.index):
+                await self._record(entry, _skipped(entry))
+            else:
+                remaining.append(entry)
+        return remaining
+
+    async def _worker(self) -> None:
+        while self._queue:
+            entry = self._queue.popleft()
+            delay = entry.not_before - time.monotonic()
+            if delay > 0:
+                await anyio.sleep(delay)
+            result = await self._download(entry)
+            if result is None:
+                entry.not_before = time.monotonic() + entry.poll
+                entry.poll = min(entry.poll * 2, 1.0)
+                self._queue.append(entry)
+                continue
+            await self._record(entry, result)
+
+    async def _download(self, entry: _Entry) -> DownloadResult | None:
+        """Download one entry; None when another holder has its lock (try again later)."""
+        files = self.files
+        assert files is not None
+        assert entry.final is not None
+        item = entry.item
+        try:
+            claim = await self._fs(
+                files.claim, entry.final, item, item.source, not self.options.overwrite
+            )
+        except (OSError, UnsafePathError) as exc:
+            error = exc if isinstance(exc, UnsafePathError) else _local_error(item, exc)
+            return DownloadResult(item=item, status='failed', error=error)
+        if claim == BUSY:
+            now = time.monotonic()
+            if entry.busy_since is None:
+                entry.busy_since = now
+            elif now - entry.busy_since > defaults.DOWNLOAD_LOCK_TIMEOUT:
+                error = DownloadError(
+                    f'{item.label} is locked by another download for too long: {entry.final}',
+                    value=entry.final,
+                )
+                return DownloadResult(item=item, status='failed', error=error)
+            return None
+        if claim == SKIP:
+            return _skipped(entry)
+        assert isinstance(claim, Claim)
+        state = _Attempt(started=time.perf_counter())
+        try:
+            result = await self._fetch(item, claim, state)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._fs(files.abandon, claim, _resumable(item))
+            raise
+        if claim.fd >= 0:
+            with anyio.CancelScope(shield=True):
+                await self._fs(files.abandon, claim, _resumable(item) and result.error is None)
+        return result
+
+    def _failed(self, item: DownloadItem, state: _Attempt, error: TransferError) -> DownloadResult:
+        return DownloadResult(
+            item=item,
+            status='failed',
+            error=error,
+            bytes=state.received,
+            seconds=time.perf_counter() - state.started,
+            attempts=state.attempts,
+        )
+
+    async def _fetch(self, item: DownloadItem, claim: Claim, state: _Attempt) -> DownloadResult:
+        """Attempt the download until it is placed or the retry budgets are spent."""
+        files = self.files
+        assert files is not None
+        buffer = _Buffer()
+        while True:
+            state.attempts += 1
+            try:
+                await self._receive(item, claim, buffer, state)
+                batch = buffer.take()
+                bad = await self._fs(files.finish, claim, batch, item)
+                self._add_bytes(batch)
+            except Restart:
+                buffer.take()
+                await self._fs(files.reset, claim)
+                state.failures += 1
+                if state.failures >= self.options.retry_attempts:
+                    error = DownloadError(f'{item.label}: the server keeps refusing to resume')
+                    return self._failed(item, state, error)
+                continue
+            except Retryable as exc:
+                state.failures += 1
+                elapsed = time.perf_counter() - state.started
+                if (
+                    state.failures >= self.options.retry_attempts
+                    or elapsed > self.options.retry_timeout
+                ):
+                    error = DownloadError(
+                        f'{item.label} failed after {state.attempts} attempts: {exc}',
+                        value=item.dataset_id or item.source,
+                    )
+                    return self._failed(item, state, error)
+                await anyio.sleep(self._backoff(state.failures, exc.retry_after))
+                continue
+            except TransferError as exc:
+                return self._failed(item, state, exc)
+            except OSError as exc:
+                return self._failed(item, state, _local_error(item, exc))
+            if bad is None:
+                return DownloadResult(
+                    item=item,
+                    status='downloaded',
+                    path=Path(claim.final),
+                    bytes=state.received,
+                    seconds=time.perf_counter() - state.started,
+                    attempts=state.attempts,
+                )
+            state.mismatches += 1
+            if state.mismatches > self.options.integrity_retries:
+                return await self._corrupt(item, state, bad)
+            await self._fs(files.reset, claim)
+
+    async def _receive(
+        self, item: DownloadItem, claim: Claim, buffer: _Buffer, state: _Attempt
+    ) -> None:
+        """Make one request and stream its body: small files into ``buffer``, large ones to
+        disk in ``DOWNLOAD_WRITE_BATCH`` pieces.  Continues from what is already received."""
+        files = self.files
+        assert files is not None
+        offset = claim.offset + buffer.size
+        validator = claim.validator if offset else None
+        opened = self._source(item).open(item, offset, validator)
+        async with self._host_limit(item.host), opened as body:
+            if not body.partial:
+                if offset:
+                    buffer.take()
+                    if claim.offset:
+                        await self._fs(files.reset, claim)
+                claim.validator = body.validator
+            expected = body.length
+            total = claim.offset + buffer.size + (expected or 0)
+            streamed = expected is None or total > defaults.DOWNLOAD_SMALL_FILE
+            batch_size = defaults.DOWNLOAD_WRITE_BATCH
+            got = 0
+            async for chunk in body.chunks:
+                buffer.add(chunk)
+                got += len(chunk)
+                if streamed and buffer.size >= batch_size:
+                    batch = buffer.take()
+                    await self._write(claim, item, batch)
+                    self._add_bytes(batch)
+            state.received += got
+            if expected is not None and got < expected:
+                raise Retryable(f'body ended after {got} of {expected} bytes')
+
+    def _add_bytes(self, batch: list[bytes]) -> None:
+        assert self._progress is not None
+        self._progress.add_bytes(sum(map(len, batch)))
+
+    async def _corrupt(self, item: DownloadItem, state: _Attempt, bad: str) -> DownloadResult:
+        """The result of an item still mismatching after its integrity retries."""
+        wanted = ', '.join(
+            filter(
+                None,
+                (
+                    f'size {item.size}' if item.size is not None else '',
+                    f'md5 {item.md5}' if item.md5 else '',
+                ),
+            )
+        )
+        error = IntegrityError(
+            f'{item.label} does not match its record after {state.mismatches} downloads: '
+            f'expected {wanted}, got {bad}',
+            value=item.dataset_id or item.source,
+        )
+        if self.options.on_mismatch is not None:
+            with contextlib.suppress(Exception):
+                await self.options.on_mismatch(item)
+        return self._failed(item, state, error)
+
+    async def _write(self, claim: Claim, item: DownloadItem, batch: list[bytes]) -> None:
+        files = self.files
+        assert files is not None
+        if not claim.meta_written and claim.validator and _resumable(item):
+            await self._fs(files.save_state, claim, item.source, item.size)
+        await self._fs(files.write, claim, batch)
+
+
+def _failed_early(item: DownloadItem, error: TransferError) -> DownloadResult:
+    return DownloadResult(item=item, status='failed', error=error)
+
+
+def _resumable(item: DownloadItem) -> bool:
+    return item.size is None or item.size >= defaults.DOWNLOAD_RESUME_MIN
+
+
+def _skipped(entry: _Entry) -> DownloadResult:
+    assert entry.final is not None
+    return DownloadResult(item=entry.item, status='skipped', path=Path(entry.final))
+
+
+def _local_error(item: DownloadItem, exc: OSError) -> DownloadError:
+    return DownloadError(
+        f'Could not write {item.label} to disk: {exc}', value=item.dataset_id or item.source
+    )

@@ -1,0 +1,263 @@
+"""Atomic placement of downloads, one lock per target, and resume state.
+
+Bytes go to ``<target>.part`` beside the target; once complete and verified the part file is
+fsynced and renamed to the target, so a file under its final name is always whole.  The part
+file is also the lock: whoever holds an exclusive ``flock`` on it is the one downloading that
+target, whether the contender is another task or another process (flock locks belong to open
+file descriptions, and the kernel drops them when a process dies).  A large part file can be
+resumed later: ``<target>.part.json`` keeps the remote validator (ETag) its bytes came with.
+
+Every function here blocks (file system calls, hashing): the engine runs them in worker threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Final
+
+from one_async.defaults import PART_SUFFIX
+from one_async.exceptions import UnsafePathError
+from one_async.transfer.integrity import StreamDigest, file_matches
+from one_async.transfer.records import DownloadItem
+from one_async.transfer.safety import check_inside
+
+__all__ = ['BUSY', 'SKIP', 'Claim', 'FileSide']
+
+BUSY: Final = 'busy'
+"""Claim outcome: another task or process holds the target's lock."""
+
+SKIP: Final = 'skip'
+"""Claim outcome: the target is already there, complete (placed meanwhile by another holder)."""
+
+_OPEN_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, 'O_CLOEXEC', 0) | getattr(os, 'O_NOFOLLOW', 0)
+_META_SUFFIX = '.json'
+
+if sys.platform == 'win32':  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+
+@dataclass(slots=True, eq=False)
+class Claim:
+    """A target this job holds the lock of, with its open part file.
+
+    ``offset`` bytes are in the part file and in ``digest``; ``validator`` is the ETag or
+    Last-Modified those bytes came with (None: unknown, a resume must start over).
+    """
+
+    final: str
+    part: str
+    fd: int
+    digest: StreamDigest = field(default_factory=StreamDigest)
+    offset: int = 0
+    validator: str | None = None
+    meta_written: bool = False
+
+
+class FileSide:
+    """The file-system half of a transfer job rooted at ``root``."""
+
+    def __init__(self, root: str, *, fsync: bool, check_hash: bool) -> None:
+        self.root = os.path.realpath(root)
+        self.fsync = fsync
+        self.check_hash = check_hash
+        self._dirs: set[str] = set()
+
+    # --- checks -------------------------------------------------------------------------------
+
+    def present(self, final: str, item: DownloadItem) -> bool:
+        """True when ``final`` is already there with the item's size (and md5 if checked)."""
+        if os.path.islink(final):
+            check_inside(self.root, final)
+        return file_matches(final, item.size, item.md5, self.check_hash)
+
+    def _ensure_dir(self, directory: str) -> None:
+        if directory in self._dirs:
+            return
+        os.makedirs(directory, exist_ok=True)
+        check_inside(self.root, directory)
+        self._dirs.add(directory)
+
+    # --- lock ---------------------------------------------------------------------------------
+
+    def claim(self, final: str, item: DownloadItem, source: str, recheck: bool) -> Claim | str:
+        """Take the lock of ``final``: a :class:`Claim`, :data:`BUSY` or :data:`SKIP`.
+
+        ``recheck`` looks for the target again once locked (another holder may just have placed
+        it).  A part file left by an earlier job is resumed when its ``.json`` state names the
+        same ``source`` and size, else truncated.
+        """
+        self._ensure_dir(os.path.dirname(final))
+        part = final + PART_SUFFIX
+        while True:
+            try:
+                fd = os.open(part, _OPEN_FLAGS, 0o644)
+            except OSError as exc:
+                if os.path.islink(part):
+                    raise UnsafePathError(f'Refusing symlinked part file {part!r}') from exc
+                raise
+            if not _try_lock(fd):
+                os.close(fd)
+                return BUSY
+            # The previous holder may have renamed or removed this inode before we got the lock.
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(part))
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        claim = Claim(final, part, fd)
+        try:
+            if recheck and os.path.lexists(final) and self.present(final, item):
+                self._drop(claim)
+                return SKIP
+            self._resume_or_truncate(claim, item, source)
+        except BaseException:
+            self._drop(claim)
+            raise
+        return claim
+
+    def _resume_or_truncate(self, claim: Claim, item: DownloadItem, source: str) -> None:
+        size = os.fstat(claim.fd).st_size
+        state = None
+        if size:
+            try:
+                with open(claim.part + _META_SUFFIX, encoding='utf-8') as handle:
+                    state = json.load(handle)
+            except (OSError, ValueError):
+                state = None
+        if (
+            isinstance(state, dict)
+            and state.get('source') == source
+            and state.get('size') == item.size
+            and isinstance(state.get('validator'), str)
+            and (item.size is None or size < item.size)
+        ):
+            with open(claim.part, 'rb') as handle:
+                while chunk := handle.read(4 * 1024 * 1024):
+                    claim.digest.update((chunk,))
+            claim.offset = claim.digest.size
+            claim.validator = state['validator']
+            claim.meta_written = True
+            os.lseek(claim.fd, claim.offset, os.SEEK_SET)
+        elif size:
+            self.reset(claim)
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def write(self, claim: Claim, chunks: list[bytes]) -> None:
+        """Hash and append ``chunks`` to the part file."""
+        claim.digest.update(chunks)
+        _write_all(claim.fd, chunks)
+        claim.offset = claim.digest.size
+
+    def save_state(self, claim: Claim, source: str, size: int | None) -> None:
+        """Record what the part file's bytes are, so that a later job can resume it."""
+        state = {'source': source, 'size': size, 'validator': claim.validator}
+        with open(claim.part + _META_SUFFIX, 'w', encoding='utf-8') as handle:
+            json.dump(state, handle)
+        claim.meta_written = True
+
+    def finish(self, claim: Claim, chunks: list[bytes], check: DownloadItem) -> str | None:
+        """Append ``chunks``, verify, fsync and rename into place; release the lock.
+
+        Returns None once placed.  On a size or md5 mismatch nothing is placed, the lock is
+        kept and the mismatch (as the md5 found) is returned, for the caller to retry or drop.
+        """
+        self.write(claim, chunks)
+        if check.size is not None and claim.digest.size != check.size:
+            return f'size {claim.digest.size}'
+        if check.md5 is not None and claim.digest.hexdigest() != check.md5:
+            return f'md5 {claim.digest.hexdigest()}'
+        if self.fsync:
+            os.fsync(claim.fd)
+        os.replace(claim.part, claim.final)
+        if claim.meta_written:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(claim.part + _META_SUFFIX)
+        os.close(claim.fd)
+        claim.fd = -1
+        return None
+
+    def reset(self, claim: Claim) -> None:
+        """Empty the part file and forget its state (the download starts over)."""
+        os.ftruncate(claim.fd, 0)
+        os.lseek(claim.fd, 0, os.SEEK_SET)
+        claim.digest = StreamDigest()
+        claim.offset = 0
+        claim.validator = None
+        if claim.meta_written:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(claim.part + _META_SUFFIX)
+            claim.meta_written = False
+
+    def abandon(self, claim: Claim, keep: bool) -> None:
+        """Give the target up after a failure or cancellation; release the lock.
+
+        With ``keep`` (a resumable large file), the part file and its state stay for a later
+        job; otherwise both are removed.  Nothing is ever left under the final name.
+        """
+        if claim.fd < 0:
+            return
+        if not (keep and claim.offset and claim.validator and claim.meta_written):
+            self._drop(claim)
+            return
+        with contextlib.suppress(OSError):
+            os.fsync(claim.fd)
+        os.close(claim.fd)
+        claim.fd = -1
+
+    def _drop(self, claim: Claim) -> None:
+        """Remove the part file (and state) and release the lock."""
+        for path in (claim.part, claim.part + _META_SUFFIX):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        if claim.fd >= 0:
+            os.close(claim.fd)
+            claim.fd = -1
+
+
+def _write_all(fd: int, chunks: list[bytes]) -> None:
+    """Write every byte of ``chunks`` (handles short writes)."""
+    if len(chunks) == 1 or not hasattr(os, 'writev'):
+        for chunk in chunks:
+            _write_one(fd, chunk)
+        return
+    pending = [memoryview(c) for c in chunks if c]
+    while pending:
+        written = os.writev(fd, pending[:1024])
+        while written and pending:
+            head = pending[0]
+            if written >= len(head):
+                written -= len(head)
+                pending.pop(0)
+            else:
+                pending[0] = head[written:]
+                written = 0
+
+
+def _write_one(fd: int, chunk: bytes) -> None:
+    view = memoryview(chunk)
+    while view:
+        view = view[os.write(fd, view) :]

@@ -1,0 +1,264 @@
+"""HTTP side of transfers: one pooled ``httpx.AsyncClient`` and the response handling of a GET.
+
+On asyncio the client sends its requests through aiohttp (``httpx_aiohttp``), whose per-request
+cost is a fraction of httpx's default pool at tens of connections; elsewhere (trio), or when
+aiohttp is missing, httpx's own transport is used.  Either way the engine sees httpx requests,
+responses and exceptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import re
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from one_async.defaults import HTTP_CONNECT_TIMEOUT, HTTP_READ_TIMEOUT
+from one_async.exceptions import DownloadError
+from one_async.transfer.records import DownloadItem, redact_url
+
+__all__ = ['Body', 'HttpSource', 'Restart', 'Retryable', 'make_client']
+
+_CONTENT_RANGE = re.compile(r'bytes (\d+)-(\d+)/(\d+|\*)')
+_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class Retryable(Exception):
+    """A transient failure (connection, timeout, 5xx, 429): worth another attempt."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class Restart(Exception):
+    """The server cannot continue a partial download: start the file over."""
+
+
+@dataclass(slots=True)
+class Body:
+    """An open response body.
+
+    ``partial`` is True when the server continues from the requested offset (206).  ``length``
+    is the number of bytes this body carries when announced, ``validator`` the ETag (strong) or
+    Last-Modified that a later Range request can quote in ``If-Range``.
+    """
+
+    partial: bool
+    length: int | None
+    validator: str | None
+    chunks: AsyncIterator[bytes]
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (seconds or HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _validator(headers: httpx.Headers) -> str | None:
+    etag: str | None = headers.get('etag')
+    if etag and not etag.startswith('W/'):
+        return etag
+    modified: str | None = headers.get('last-modified')
+    return modified
+
+
+def _on_asyncio() -> bool:
+    """True when the running event loop is asyncio's (aiohttp needs it)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _aiohttp_transport(limits: httpx.Limits, verify: bool) -> httpx.AsyncBaseTransport | None:
+    """The aiohttp transport, when aiohttp and httpx_aiohttp are importable."""
+    try:
+        import aiohttp
+        from httpx_aiohttp import AiohttpTransport
+        from httpx_aiohttp.transport import map_aiohttp_exceptions
+    except ImportError:  # pragma: no cover - both ship with the package's dependencies
+        return None
+
+    class _AnyChunkStream(httpx.AsyncByteStream):
+        """Yields whatever aiohttp has buffered (up to its 256 KiB read buffer) per step."""
+
+        def __init__(self, response: aiohttp.ClientResponse) -> None:
+            self._response = response
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            with map_aiohttp_exceptions():
+                async for chunk in self._response.content.iter_any():
+                    yield chunk
+
+        async def aclose(self) -> None:
+            with map_aiohttp_exceptions():
+                self._response.release()
+
+    class _Transport(AiohttpTransport):
+        """``AiohttpTransport`` reading in large pieces, with no per-host cap of its own."""
+
+        def get_client(self) -> aiohttp.ClientSession:
+            connector = aiohttp.TCPConnector(
+                limit=self.limits.max_connections or 0,
+                limit_per_host=0,
+                ssl=self.ssl_context,
+                keepalive_timeout=self.limits.keepalive_expiry or 15.0,
+            )
+            return aiohttp.ClientSession(connector=connector, auto_decompress=False)
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            response = await super().handle_async_request(request)
+            raw = getattr(response.stream, '_aiohttp_response', None)
+            if isinstance(raw, aiohttp.ClientResponse):
+                response.stream = _AnyChunkStream(raw)
+            return response
+
+    return _Transport(limits=limits, verify=verify)
+
+
+def make_client(
+    *,
+    max_connections: int,
+    auth: httpx.Auth | tuple[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    verify: bool = True,
+    timeout: httpx.Timeout | None = None,
+) -> httpx.AsyncClient:
+    """Create the pooled client of a transfer job (call it inside the job's event loop).
+
+    Parameters
+    ----------
+    max_connections
+        Size of the connection pool.
+    auth
+        ``(username, password)`` for HTTP Basic auth, or any ``httpx.Auth``.
+    headers
+        Extra headers sent with every request (e.g. an Alyx token for protected files).
+    verify
+        Verify TLS certificates (on by default).
+    timeout
+        Connect/read timeouts; ``defaults.HTTP_CONNECT_TIMEOUT``/``HTTP_READ_TIMEOUT`` if None.
+    """
+    limits = httpx.Limits(
+        max_connections=max_connections, max_keepalive_connections=max_connections
+    )
+    transport: httpx.AsyncBaseTransport | None = None
+    if _on_asyncio():
+        transport = _aiohttp_transport(limits, verify)
+    if transport is None:
+        transport = httpx.AsyncHTTPTransport(limits=limits, verify=verify, retries=0)
+    timeout = timeout or httpx.Timeout(HTTP_READ_TIMEOUT, connect=HTTP_CONNECT_TIMEOUT, pool=None)
+    all_headers = {'Accept-Encoding': 'identity', **(headers or {})}
+    return httpx.AsyncClient(
+        transport=transport,
+        auth=auth,
+        headers=all_headers,
+        timeout=timeout,
+        follow_redirects=True,
+        trust_env=False,
+    )
+
+
+class HttpSource:
+    """Opens GET responses for download items, classifying failures for the engine."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    def open(
+        self, item: DownloadItem, offset: int, validator: str | None
+    ) -> AbstractAsyncContextManager[Body]:
+        """GET the item's URL from ``offset``: see :meth:`get`."""
+        assert item.url is not None
+        return self.get(item, item.url, offset, validator)
+
+    @asynccontextmanager
+    async def get(
+        self, item: DownloadItem, url: str, offset: int, validator: str | None
+    ) -> AsyncIterator[Body]:
+        """GET ``url`` from ``offset`` (a Range request quoting ``validator`` when > 0).
+
+        Raises
+        ------
+        Retryable
+            Connection failure, timeout, 408/429/5xx (with the server's Retry-After).
+        Restart
+            The server will not continue at ``offset`` (416, another ETag, wrong range).
+        DownloadError
+            Any other status (401, 403, 404 ...): no retry helps.
+        """
+        headers: dict[str, str] = {}
+        if offset:
+            headers['Range'] = f'bytes={offset}-'
+            if validator:
+                headers['If-Range'] = validator
+        request = self.client.build_request('GET', url, headers=headers)
+        try:
+            response = await self.client.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise Retryable(f'{type(exc).__name__}: {exc}') from exc
+        try:
+            yield self._body(item, response, offset, validator)
+        finally:
+            await response.aclose()
+
+    @staticmethod
+    def _body(
+        item: DownloadItem, response: httpx.Response, offset: int, validator: str | None
+    ) -> Body:
+        status = response.status_code
+        headers = response.headers
+        length_header = headers.get('content-length')
+        length = int(length_header) if length_header and length_header.isdigit() else None
+        if status == 200:
+            return Body(False, length, _validator(headers), _chunks(response))
+        if status == 206 and offset:
+            match = _CONTENT_RANGE.fullmatch(headers.get('content-range', ''))
+            same = validator is None or _validator(headers) in (None, validator)
+            if not match or int(match.group(1)) != offset or not same:
+                raise Restart(f'server answered 206 with another range or version for {offset}')
+            return Body(True, length, validator, _chunks(response))
+        if status == 416 and offset:
+            raise Restart('server refused the range')
+        if status in _RETRY_STATUSES:
+            raise Retryable(f'HTTP {status}', _retry_after(headers.get('retry-after')))
+        hint = ''
+        if status == 401:
+            hint = ' (check the data server username and password)'
+        raise DownloadError(
+            f'HTTP {status} for {item.label} from {redact_url(str(response.url))}{hint}',
+            value=item.dataset_id or item.source,
+        )
+
+
+async def _chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The raw body, transport failures turned into :class:`Retryable`."""
+    try:
+        async for chunk in response.aiter_raw():
+            yield chunk
+    except httpx.TransportError as exc:
+        raise Retryable(f'{type(exc).__name__}: {exc}') from exc
+
+
+def client_kind(client: httpx.AsyncClient) -> str:
+    """``'aiohttp'`` or ``'httpx'``: which transport ``client`` uses (for reports and tests)."""
+    transport: Any = getattr(client, '_transport', None)
+    return 'aiohttp' if type(transport).__name__ == '_Transport' else 'httpx'
