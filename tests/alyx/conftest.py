@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import anyio
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -59,6 +60,9 @@ class AlyxState:
     openapi: bool = True
     cache_zip: bytes = b''
     cache_info: dict[str, Any] = field(default_factory=dict)
+    delay: float = 0.0
+    inflight: int = 0
+    max_inflight: int = 0
 
     def reset(self, n_sessions: int = 5) -> None:
         self.page_size = 250
@@ -66,6 +70,8 @@ class AlyxState:
         self.log.clear()
         self.logins = 0
         self.openapi = True
+        self.delay = 0.0
+        self.inflight = self.max_inflight = 0
         self.cache_zip = (FIXTURES / 'cache.zip').read_bytes()
         self.cache_info = fixture_json('cache_info.json')
         self.set_sessions(n_sessions)
@@ -271,9 +277,18 @@ def build_app(state: AlyxState) -> Any:
     )
 
     async def logged(scope: Any, receive: Any, send: Any) -> None:
-        if scope['type'] == 'http':
-            state.log.append((scope['method'], scope['path'], scope['query_string'].decode()))
-        await app(scope, receive, send)
+        if scope['type'] != 'http':
+            await app(scope, receive, send)
+            return
+        state.log.append((scope['method'], scope['path'], scope['query_string'].decode()))
+        state.inflight += 1
+        state.max_inflight = max(state.max_inflight, state.inflight)
+        try:
+            if state.delay and scope['path'] not in ('/auth-token', '/api/schema'):
+                await anyio.sleep(state.delay)  # lets concurrent requests overlap
+            await app(scope, receive, send)
+        finally:
+            state.inflight -= 1
 
     return logged
 

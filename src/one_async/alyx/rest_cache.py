@@ -78,7 +78,8 @@ class RestCache:
 
     async def store(self, url: str, value: Any, expires: timedelta) -> None:
         """Cache ``value`` as the response of ``url``, fresh for ``expires``."""
-        when = datetime.now(timezone.utc) + expires
+        # Naive local time, as ONE-api writes and compares it.
+        when = datetime.now() + expires
         text = json.dumps([value, when.isoformat()], default=json_default)
         await anyio.to_thread.run_sync(self._write, self.path_for(url), text)
 
