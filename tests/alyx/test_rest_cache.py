@@ -147,7 +147,7 @@ async def test_concurrent_gets_leave_valid_entries(
     assert lists == [alyx.state.sessions] * 16
     assert [r['id'] for r in reads] == [EID] * 16
     for entry in _entries(tmp_path):
-        value, when = json.loads(entry.read_text())  # none torn
+        _, when = json.loads(entry.read_text())  # none torn
         assert datetime.fromisoformat(when)
     assert not [p for p in _entries(tmp_path) if p.name.endswith('.tmp')]
 
