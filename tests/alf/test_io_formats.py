@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ import pandas as pd
 import polars as pl
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from one_async.alf import formats
 from one_async.alf.formats import load_file_content, read_flat_binary
@@ -219,6 +222,57 @@ def test_bad_csv(tmp_path: Path, content: str) -> None:
         one_io.load_file_content(path)  # ONE refuses these too
     with pytest.raises(ALFFileError, match=r'obj\.attr\.csv'):
         load_file_content(path)
+
+
+_COLUMN_NAME = st.text(alphabet='abcxyz_', min_size=1, max_size=6)
+_NUMBERS = st.one_of(
+    st.lists(st.integers(-(2**40), 2**40), min_size=1, max_size=5),
+    st.lists(st.floats(allow_nan=False, allow_infinity=False, width=32), min_size=1, max_size=5),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    columns=st.dictionaries(_COLUMN_NAME, _NUMBERS, min_size=1, max_size=4),
+    ext=st.sampled_from(['csv', 'ssv', 'tsv', 'htsv']),
+)
+def test_generated_text_tables_match_one(columns: dict[str, list[Any]], ext: str) -> None:
+    n = min(len(v) for v in columns.values())
+    df = pd.DataFrame({k: v[:n] for k, v in columns.items()})
+    separator = {'csv': ',', 'ssv': ' '}.get(ext, '\t')
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f'obj.attr.{ext}'
+        df.to_csv(path, sep=separator, index=False)
+        ours = load_file_content(path)
+        theirs = one_io.load_file_content(path)
+    ours_df = ours.to_frame() if isinstance(ours, pl.Series) else ours
+    theirs_df = theirs.to_frame() if isinstance(theirs, pd.Series) else theirs
+    assert ours_df.columns == list(df.columns) == list(theirs_df.columns)
+    for col in df.columns:
+        # exact against the data written; pandas' fast float parser may be an ulp off
+        np.testing.assert_array_equal(ours_df[col].to_numpy(), df[col].to_numpy())
+        np.testing.assert_allclose(ours_df[col].to_numpy(), theirs_df[col], rtol=1e-14)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    records=st.lists(
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+            lambda inner: (
+                st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner)
+            ),
+            max_leaves=6,
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_generated_jsonable_matches_one(records: list[Any]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / 'obj.attr.jsonable'
+        path.write_text(''.join(json.dumps(r) + '\n' for r in records))
+        assert load_file_content(path) == one_io.load_file_content(path) == records
 
 
 # --- json, jsonable, yaml, text ---------------------------------------------------------------

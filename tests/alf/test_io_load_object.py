@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -253,6 +254,30 @@ def test_mmap_and_pickle_options(tmp_path: Path) -> None:
     assert isinstance(io.load_object(tmp_path, 'obj', attribute='a', mmap=True).a, np.memmap)
 
 
+def test_one_directory_scan_per_load(alf_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading an object lists its folder once and never globs (metadata found in the listing)."""
+    scanned: list[Path] = []
+    real_scandir = os.scandir
+
+    def counting_scandir(path: Any) -> Any:
+        scanned.append(Path(path))
+        return real_scandir(path)
+
+    def no_glob(self: Path, pattern: str) -> Any:
+        raise AssertionError(f'unexpected glob {pattern!r} in {self}')
+
+    monkeypatch.setattr(os, 'scandir', counting_scandir)
+    monkeypatch.setattr(Path, 'glob', no_glob)
+    clusters = io.load_object(alf_path, 'clusters')
+    assert sorted(clusters) == ['ccfmetadata', 'depths', 'metrics', 'x', 'y', 'z']
+    assert scanned == [alf_path]
+    probe = alf_path / 'probe00'
+    files = [probe / 'spikes.times.npy', probe / 'spikes.clusters.npy']
+    scanned.clear()
+    assert sorted(io.load_object(files)) == ['clusters', 'times', 'timesmetadata']
+    assert scanned == [probe]
+
+
 # --- generated folders ------------------------------------------------------------------------
 
 _NAME = st.tuples(
@@ -274,32 +299,36 @@ _FILTERS = st.fixed_dictionaries(
     },
 )
 
+_SHAPES = [(3,), (3,), (3,), (4,), (3, 2), (2, 2)]
 
-def _write_generated(folder: Path, names: set[tuple[Any, ...]], lengths: list[int]) -> None:
-    for (ns, obj, attr, ts, extra), n in zip(sorted(names, key=str), lengths, strict=False):
+
+def _write_generated(
+    folder: Path, names: set[tuple[Any, ...]], shapes: list[tuple[int, ...]]
+) -> None:
+    for (ns, obj, attr, ts, extra), shape in zip(sorted(names, key=str), shapes, strict=False):
         name = f'{"_" + ns + "_" if ns else ""}{obj}.{attr}{"_" + ts if ts else ""}'
         name += f'.{extra}' if extra else ''
-        np.save(folder / f'{name}.npy', np.arange(n) * 1.5)
+        np.save(folder / f'{name}.npy', np.arange(np.prod(shape)).reshape(shape) * 1.5)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     names=st.sets(_NAME, min_size=1, max_size=10),
-    lengths=st.lists(st.sampled_from([3, 3, 3, 4]), min_size=10, max_size=10),
+    shapes=st.lists(st.sampled_from(_SHAPES), min_size=10, max_size=10),
     obj=st.sampled_from(['obj', 'obj', 'objB', 'obj*', 'missing']),
     filters=_FILTERS,
     short_keys=st.booleans(),
 )
 def test_generated_folders_match_one(
     names: set[tuple[Any, ...]],
-    lengths: list[int],
+    shapes: list[tuple[int, ...]],
     obj: str,
     filters: dict[str, Any],
     short_keys: bool,
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        _write_generated(folder, names, lengths)
+        _write_generated(folder, names, shapes)
         ours = outcome(lambda: io.filter_by(folder, object=obj, **filters))
         theirs = outcome(lambda: one_io.filter_by(folder, object=obj, **filters))
         assert_same_outcome(ours, theirs, _same_listing)
