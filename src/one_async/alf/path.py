@@ -442,6 +442,14 @@ def add_uuid_string(file_path: StrPath, uuid: Any, strict: bool = False) -> path
     return path.parent.joinpath(f'{".".join(name_parts)}.{uuid}{path.suffix}')
 
 
+def _renamed(path: _P, name: str) -> _P:
+    """``path.with_name(name)``, raising ALFInvalid for a name pathlib refuses ('', 'a/b')."""
+    try:
+        return path.with_name(name)
+    except ValueError:
+        raise ALFInvalid(f'Invalid file name {name!r} for "{path}"', value=name) from None
+
+
 @overload
 def remove_uuid_string(file_path: str) -> pathlib.Path: ...
 @overload
@@ -454,7 +462,7 @@ def remove_uuid_string(file_path: StrPath) -> pathlib.PurePath:
     path = pathlib.Path(file_path) if isinstance(file_path, str) else file_path
     name_parts = path.stem.split('.')
     if spec.is_uuid_string(name_parts[-1]):
-        path = path.with_name('.'.join(name_parts[:-1]) + path.suffix)
+        path = _renamed(path, '.'.join(name_parts[:-1]) + path.suffix)
     return path
 
 
@@ -481,7 +489,10 @@ def padded_sequence(file_path: StrPath) -> PureALFPath:
             value=path,
         )
     idx = len(path.parts) - len(session_path.parts)
-    sequence = str(int(session_path.parts[-1])).zfill(3)
+    try:
+        sequence = str(int(session_path.parts[-1])).zfill(3)
+    except ValueError:  # a digit int() does not read, e.g. '²'
+        raise ALFInvalid(f'Invalid session number in "{path}"', value=path) from None
     return path.parents[idx].joinpath(sequence, path.relative_to(session_path))
 
 
@@ -775,7 +786,7 @@ class PureALFPath(pathlib.PurePath):
         assert found is not None  # a dataset name always matches
         ns = found['namespace']
         prefix = f'_{ns}_' if ns else ''
-        return self.with_name(f'{prefix}{obj}.{rest}')
+        return _renamed(self, f'{prefix}{obj}.{rest}')
 
     def with_namespace(self: _PA, ns: str | None) -> _PA:
         """Return the dataset path with its namespace added, replaced or (if empty) removed.
@@ -790,7 +801,7 @@ class PureALFPath(pathlib.PurePath):
         found = _NAMESPACE_OBJECT_RE.match(ns_obj)
         assert found is not None
         prefix = f'_{ns}_' if ns else ''
-        return self.with_name(f'{prefix}{found["object"]}.{rest}')
+        return _renamed(self, f'{prefix}{found["object"]}.{rest}')
 
     def with_attribute(self: _PA, attr: str) -> _PA:
         """Return the dataset path with its attribute replaced (the timescale is kept).
@@ -805,7 +816,7 @@ class PureALFPath(pathlib.PurePath):
         found = _ATTRIBUTE_TIMESCALE_RE.match(attr_ts)
         assert found is not None
         ts = f'_{found["timescale"]}' if found['timescale'] else ''
-        return self.with_name(f'{ns_obj}.{attr}{ts}.{rest}')
+        return _renamed(self, f'{ns_obj}.{attr}{ts}.{rest}')
 
     def with_timescale(self: _PA, timescale: str | None) -> _PA:
         """Return the dataset path with its timescale added, replaced or (if empty) removed.
@@ -820,7 +831,7 @@ class PureALFPath(pathlib.PurePath):
         found = _ATTRIBUTE_TIMESCALE_RE.match(attr_ts)
         assert found is not None
         ts = f'_{timescale}' if timescale else ''
-        return self.with_name(f'{ns_obj}.{found["attribute"]}{ts}.{rest}')
+        return _renamed(self, f'{ns_obj}.{found["attribute"]}{ts}.{rest}')
 
     def with_extra(self: _PA, extra: str | Iterable[str], append: bool = False) -> _PA:
         """Return the dataset path with its extra parts replaced (or appended to).
@@ -840,8 +851,8 @@ class PureALFPath(pathlib.PurePath):
             extras = (previous, *extras)
         obj_attr = '.'.join(parts)
         if joined := '.'.join(filter(None, extras)):
-            return self.with_stem(f'{obj_attr}.{joined}')
-        return self.with_stem(obj_attr)
+            return _renamed(self, f'{obj_attr}.{joined}{self.suffix}')
+        return _renamed(self, obj_attr + self.suffix)
 
     def with_extension(self: _PA, ext: str) -> _PA:
         """Return the dataset path with its extension replaced (``ext`` without the period).
@@ -853,7 +864,7 @@ class PureALFPath(pathlib.PurePath):
         """
         self._require_part('extension', ext)
         self._require_dataset()
-        return self.with_suffix(f'.{ext}')
+        return _renamed(self, self.stem + f'.{ext}')
 
     def with_padded_sequence(path: StrPath) -> PureALFPath:  # also called on a str
         """Return the path with its session number zero-padded (see :func:`padded_sequence`)."""
