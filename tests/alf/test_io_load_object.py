@@ -222,6 +222,17 @@ def test_bad_metadata(tmp_path: Path) -> None:
     (tmp_path / 'obj.attr.metadata.json').write_text('[1, 2]')
     with pytest.raises(ALFFileError, match=r'obj\.attr\.metadata\.json'):
         io.load_object(tmp_path, 'obj')
+    (tmp_path / 'obj.attr.metadata.json').write_text('{"columns": "ab"}')
+    with pytest.raises(ALFFileError, match=r'obj\.attr\.metadata\.json.*columns'):
+        io.load_object(tmp_path, 'obj')
+
+
+def test_bad_or_missing_table(tmp_path: Path) -> None:
+    (tmp_path / 'obj.table.pqt').write_bytes(b'PAR1 not really PAR1')
+    with pytest.raises(ALFFileError, match=r'obj\.table\.pqt'):
+        io.load_object(tmp_path, 'obj')
+    with pytest.raises(ALFFileNotFound, match=r'other\.table\.pqt'):
+        io.load_object([tmp_path / 'other.table.pqt'])
 
 
 @pytest.mark.parametrize('columns', [['x', 'y'], None])

@@ -42,6 +42,7 @@ __all__ = [
     'StrPath',
     'ensure_flat',
     'load_file_content',
+    'load_table_content',
     'read_flat_binary',
     'read_parquet',
 ]
@@ -63,6 +64,7 @@ _READ_ERRORS: Final = (
 """Errors of the underlying parsers that mean 'this file is not what its extension says'."""
 
 _PANDAS_UNNAMED_INDEX: Final = '__index_level_'
+_PARQUET: Final = frozenset({'.pqt', '.parquet'})
 
 # numpy ships these two without annotations; give them types once here.
 _open_memmap: Callable[..., npt.NDArray[Any]] = np.lib.format.open_memmap
@@ -240,9 +242,13 @@ def load_file_content(fil: StrPath | None, mmap: bool = False, allow_pickle: boo
     if not fil:
         return None
     path = Path(fil)
+    return _read(path, READERS.get(path.suffix), mmap, allow_pickle)
+
+
+def _read(path: Path, reader: Reader | None, mmap: bool, allow_pickle: bool) -> Any:
+    """Run a reader on a file, turning parser errors into ALFFileError naming the file."""
     if _stat_size(path) == 0:
         return None
-    reader = READERS.get(path.suffix)
     if reader is None:
         return path
     try:
@@ -251,6 +257,21 @@ def load_file_content(fil: StrPath | None, mmap: bool = False, allow_pickle: boo
         raise ALFFileNotFound(f'File not found: "{path}"', value=path) from None
     except _READ_ERRORS as ex:
         raise ALFFileError(f'Cannot read "{path}" as {path.suffix[1:]}: {ex}', value=path) from ex
+
+
+def _read_parquet_table(path: Path, mmap: bool, allow_pickle: bool) -> pl.DataFrame:
+    table, index_columns = read_parquet(path)
+    return table.drop(index_columns)
+
+
+def load_table_content(fil: StrPath) -> Any:
+    """Read the ``table`` attribute of an object: like :func:`load_file_content`, except that
+    a parquet table loses every pandas index column, as ONE's ``AlfBunch.from_df`` ignores the
+    index.
+    """
+    path = Path(fil)
+    reader = _read_parquet_table if path.suffix in _PARQUET else READERS.get(path.suffix)
+    return _read(path, reader, False, False)
 
 
 def read_flat_binary(

@@ -41,8 +41,8 @@ from one_async.alf.formats import (
     StrPath,
     ensure_flat,
     load_file_content,
+    load_table_content,
     read_flat_binary,
-    read_parquet,
 )
 from one_async.alf.listing import (
     FilterValue,
@@ -95,7 +95,6 @@ _TABLE_KEY: Final = re.compile(r'^table([_.]|$)')
 """Attribute keys of a table whose columns are the object's attributes (``trials.table.pqt``)."""
 
 _SPLIT_COLUMN: Final = re.compile(r'.+?_[01]$')
-_PARQUET: Final = frozenset({'.pqt', '.parquet'})
 
 
 # --- time series ------------------------------------------------------------------------------
@@ -298,17 +297,6 @@ def _attribute_keys(parts: Sequence[tuple[str | None, ...]], short_keys: bool) -
     return keys
 
 
-def _load_table(path: Path) -> Any:
-    """A table attribute: parquet without its pandas index (as ONE's from_df drops it)."""
-    if path.suffix not in _PARQUET or path.stat().st_size == 0:
-        return load_file_content(path)
-    try:
-        table, index_columns = read_parquet(path)
-    except (OSError, ValueError, pl.exceptions.PolarsError) as ex:
-        raise ALFFileError(f'Cannot read "{path}" as parquet: {ex}', value=path) from ex
-    return table.drop(index_columns)
-
-
 def _apply_metadata(out: AlfBunch, key: str, data_file: Path, meta_file: Path, mmap: bool) -> None:
     """Merge a dataset's metadata: split ``columns`` into attributes, keep the rest."""
     meta = load_file_content(meta_file)
@@ -317,6 +305,13 @@ def _apply_metadata(out: AlfBunch, key: str, data_file: Path, meta_file: Path, m
             f'Metadata file "{meta_file}" does not hold a JSON object', value=meta_file
         )
     columns = meta.pop('columns', None)
+    if columns is not None and not (
+        isinstance(columns, list) and all(isinstance(c, str) for c in columns)
+    ):
+        raise ALFFileError(
+            f'Metadata file "{meta_file}": "columns" must be a list of names, not {columns!r}',
+            value=meta_file,
+        )
     if data_file.suffix == '.bin' and 'dtype' in meta:
         n_columns = len(columns) if columns else None
         out[key] = read_flat_binary(data_file, meta['dtype'], n_columns, mmap=mmap)
@@ -467,7 +462,7 @@ def load_object(
         if meta_names is None:
             meta_names = listings[file.parent] = _metadata_names(list_files(file.parent))
         if _TABLE_KEY.match(key):
-            out[key] = _load_table(file)
+            out[key] = load_table_content(file)
         else:
             out[key] = load_file_content(file, mmap=mmap, allow_pickle=allow_pickle)
         meta_file = find_metadata(file, meta_names)
