@@ -238,6 +238,11 @@ def build_app(state: AlyxState) -> Any:
             return err
         return JSONResponse(state.cache_info)
 
+    async def cache_info_tag(request: Request) -> Response:
+        if err := auth_error(request):
+            return err
+        return JSONResponse({**state.cache_info, 'database_tags': [request.path_params['tag']]})
+
     async def cache_zip(request: Request) -> Response:
         if err := auth_error(request):
             return err
@@ -269,6 +274,7 @@ def build_app(state: AlyxState) -> Any:
             Route('/data-repository', data_repository),
             Route('/cache/info', cache_info_noslash),
             Route('/cache/info/', cache_info),
+            Route('/cache/info/{tag}', cache_info_tag),
             Route('/cache.zip', cache_zip),
             Route('/api/schema', api_schema),
             Route('/docs', docs_noslash),

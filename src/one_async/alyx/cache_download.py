@@ -169,5 +169,6 @@ async def download_cache_tables(
     except DownloadError as exc:
         raise DownloadError(f'{exc.message} (from {redact_url(source)})', value=exc.value) from exc
     finally:
-        await anyio.to_thread.run_sync(_remove, archive)
+        with anyio.CancelScope(shield=True):  # clean up even when cancelled
+            await anyio.to_thread.run_sync(_remove, archive)
     return CacheDownload(info=info, files=files, destination=target)
