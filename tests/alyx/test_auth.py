@@ -201,3 +201,23 @@ async def test_requests_to_another_host_refused(alyx: FakeAlyx, make_client: Any
         with pytest.raises(InvalidArgument, match='not on the Alyx server'):
             await client.get('http://example.invalid/sessions')
     assert alyx.state.log == []
+
+
+async def test_prompts_only_when_interactive(
+    alyx: FakeAlyx, make_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prompts: list[str] = []
+
+    def fake_getpass(prompt: str = '') -> str:
+        prompts.append(prompt)
+        return PASSWORD
+
+    monkeypatch.setattr('one_async.alyx.client.getpass.getpass', fake_getpass)
+    async with make_client(password=None, cache_token=False) as client:
+        with pytest.raises(AlyxAuthError):
+            await client.authenticate()
+    assert prompts == []
+    async with make_client(password=None, interactive=True, silent=False) as client:
+        assert await client.rest('sessions', 'list')
+    assert len(prompts) == 1
+    assert USER in prompts[0]
