@@ -102,20 +102,25 @@ def _if_range_holds(if_range: str | None, found: _Found) -> bool:
     return value == found.last_modified
 
 
+def _read_at(path: str, offset: int, size: int) -> bytes:
+    with open(path, 'rb') as handle:
+        handle.seek(offset)
+        return handle.read(size)
+
+
 async def _stream(path: str, start: int, end: int) -> AsyncIterator[bytes]:
-    """Yield bytes ``start..end`` (inclusive) of ``path`` in large chunks read in threads."""
-    handle = await anyio.to_thread.run_sync(open, path, 'rb')
-    try:
-        await anyio.to_thread.run_sync(handle.seek, start)
-        remaining = end - start + 1
-        while remaining > 0:
-            chunk = await anyio.to_thread.run_sync(handle.read, min(_STREAM_CHUNK, remaining))
-            if not chunk:
-                break
-            remaining -= len(chunk)
-            yield chunk
-    finally:
-        await anyio.to_thread.run_sync(handle.close)
+    """Yield bytes ``start..end`` (inclusive) of ``path`` in large chunks read in threads.
+
+    No file stays open between chunks, so a client that goes away leaves nothing to clean up.
+    """
+    offset = start
+    while offset <= end:
+        size = min(_STREAM_CHUNK, end - offset + 1)
+        chunk = await anyio.to_thread.run_sync(_read_at, path, offset, size)
+        if not chunk:
+            break
+        offset += len(chunk)
+        yield chunk
 
 
 class _FileEndpoint:

@@ -94,6 +94,11 @@ class FileSide:
     def _ensure_dir(self, directory: str) -> None:
         if directory in self._dirs:
             return
+        # Check the deepest existing ancestor first: never create directories through a link out.
+        existing = directory
+        while not os.path.isdir(existing) and os.path.dirname(existing) != existing:
+            existing = os.path.dirname(existing)
+        check_inside(self.root, existing)
         os.makedirs(directory, exist_ok=True)
         check_inside(self.root, directory)
         self._dirs.add(directory)

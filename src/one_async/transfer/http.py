@@ -125,6 +125,8 @@ def _aiohttp_transport(limits: httpx.Limits, verify: bool) -> httpx.AsyncBaseTra
             return aiohttp.ClientSession(connector=connector, auto_decompress=False)
 
         async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.userinfo:  # httpx already turned it into an Authorization header
+                request.url = request.url.copy_with(userinfo=b'')
             response = await super().handle_async_request(request)
             raw = getattr(response.stream, '_aiohttp_response', None)
             if isinstance(raw, aiohttp.ClientResponse):
