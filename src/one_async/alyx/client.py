@@ -782,15 +782,23 @@ class AsyncAlyxClient:
             return await self.delete(path)
         return self._json(await self._request(method, path, data=data, files=files))
 
-    async def iter_rest(self, endpoint: str, **filters: Any) -> AsyncIterator[Any]:
+    async def iter_rest(
+        self,
+        endpoint: str,
+        *,
+        limit: int = defaults.REST_PAGE_SIZE,
+        no_cache: bool = False,
+        expires: Expires = None,
+        **filters: Any,
+    ) -> AsyncIterator[Any]:
         """Every record of ``endpoint``'s list action, pages fetched concurrently.
 
         Unlike ``rest(..., 'list')`` nothing is kept: records are yielded in order as their
-        pages arrive, ``page_concurrency`` pages at a time after the first.
+        pages arrive, ``page_concurrency`` pages at a time after the first, ``limit`` records
+        per page (at most ``defaults.REST_MAX_PAGE_SIZE``).  Filters are validated as in
+        :meth:`rest`.
         """
-        page_size = int(filters.pop('limit', defaults.REST_PAGE_SIZE))
-        no_cache = bool(filters.pop('no_cache', False))
-        expires: Expires = filters.pop('expires', None)
+        page_size = min(int(limit), defaults.REST_MAX_PAGE_SIZE)
         schema = await self.schema()
         spec = schema.action(endpoint, 'list')
         query = {k: v for k, v in filters.items() if v is not None}
@@ -805,10 +813,7 @@ class AsyncAlyxClient:
             )
 
         async for record in iter_records(
-            fetch,
-            url,
-            page_size=min(page_size, defaults.REST_MAX_PAGE_SIZE),
-            concurrency=self.page_concurrency,
+            fetch, url, page_size=page_size, concurrency=self.page_concurrency
         ):
             yield record
 
