@@ -54,9 +54,14 @@ def make_tree(root: Path, sizes: list[int], seed: int = 0, prefix: str = SESSION
     return Tree(root, files)
 
 
+def parts_left(root: Path) -> list[Path]:
+    """Part files (and their resume state) under ``root``."""
+    return [p for p in root.rglob('*') if p.name.endswith(('.part', '.part.json'))]
+
+
 def check_target(target: Path, tree: Tree, expect_all: bool = True) -> int:
     """Assert no part file and no wrong file under a final name; return the files in place."""
-    leftovers = [p for p in target.rglob('*') if p.name.endswith(('.part', '.part.json'))]
+    leftovers = parts_left(target)
     assert not leftovers, leftovers
     placed = 0
     for rel, body in tree.files.items():
