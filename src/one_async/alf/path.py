@@ -7,9 +7,18 @@ and raise :class:`~one_async.exceptions.ALFInvalid` when it does not follow the 
 (or return Nones with ``assert_valid=False``).  :class:`ALFPath` and :class:`PureALFPath` are
 pathlib paths with the same parsing as properties and ``with_*`` methods to replace parts.
 
-Names and results mirror ONE-api 3.x ``one.alf.path`` (``one.alf.files`` in 2.x); see
-``docs`` for the few deliberate differences.  The patterns are compiled once at import: these
-functions run per dataset on tables of millions of rows.
+Names and results mirror ONE-api 3.x ``one.alf.path`` (``one.alf.files`` in 2.x).  The
+patterns are compiled once at import: these functions run per dataset on tables of millions of
+rows.  Deliberate differences from ONE 3.6.1:
+
+- errors are typed (``ALFInvalid``, ``InvalidArgument``, ``ArgumentTypeError``) where ONE raises
+  a bare ValueError, or an AttributeError/IndexError on some malformed paths;
+- ``get_session_path`` never pairs the first folder with the last one (ONE reads
+  '123/2020-01-01' as the session '123');
+- ``session_path_short(include_lab=True)`` without a lab gives 'subject/date/number', not
+  '/subject/date/number';
+- ``ALFPath.iter_datasets`` yields ALF datasets only (ONE yields any file matching '*.*.*');
+- parsing functions return plain dicts (ordered) where ONE returns OrderedDicts.
 """
 
 from __future__ import annotations

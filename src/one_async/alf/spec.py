@@ -6,8 +6,14 @@ An ALF path reads::
 
 The spec strings below hold ``{part}`` placeholders that :func:`regex` replaces with named
 capture groups, so that one pattern both validates a name and splits it into its parts.  The
-names, spec strings and results mirror ONE-api's ``one.alf.spec`` (3.x behaviour); compiled
+names, spec strings and results mirror ONE-api's ``one.alf.spec`` (3.x behaviour: ``is_uuid``
+accepts versions 4 and 3 by default, acronym plurals such as 'ROIs' stay whole); compiled
 patterns are cached because parsing runs once per dataset on tables of millions of rows.
+
+Deliberate differences from ONE: bad arguments raise typed errors (``InvalidArgument`` rather
+than KeyError for an unknown field of :func:`regex`, ``ALFInvalid`` rather than IndexError for
+an empty object in :func:`to_alf`); ``readableALF('', capitalize=True)`` returns '' (ONE raises
+IndexError) and ``is_uuid(True)`` is False (ONE raises TypeError).
 """
 
 from __future__ import annotations
