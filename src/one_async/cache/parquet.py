@@ -5,6 +5,12 @@ Reading only parses the file footer (:func:`read_table_info`); the rows are scan
 goes through :func:`write_table`, which never leaves a partial file under the final name: the
 table is written to a temporary file beside it, flushed to disk and renamed over the target.
 
+Because another process may rename a new table over the file at any moment, an opened table pins
+the file it opened: on Linux the scan goes through ``/proc/self/fd/<n>`` of a descriptor kept
+open by :class:`TableInfo`, so footer and rows always come from the same file, whatever is saved
+in the meantime (a snapshot).  Elsewhere the path is scanned and a concurrent save may make a
+lazy query fail; :meth:`one_async.cache.CacheTables.frame` then reopens the new file.
+
 Files are written with pandas metadata (the index columns and their dtypes) so that ONE-api, which
 reads tables with pandas, gets the index, the ordered QC categorical and the nullable file sizes
 it expects.  pandas itself is not needed for that.
@@ -14,7 +20,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import uuid
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +57,26 @@ _PANDAS_VERSION = '2.2.3'  # the pandas metadata format version written (that of
 _NULLABLE_COLUMNS = frozenset({'file_size'})
 
 
+_PIN_FILES = sys.platform == 'linux' and os.path.isdir('/proc/self/fd')
+
+
+class PinnedFile:
+    """An open read-only descriptor of a table file, closed when no longer referenced."""
+
+    def __init__(self, path: Path) -> None:
+        self.fd = os.open(path, os.O_RDONLY)
+        self._finalizer = weakref.finalize(self, os.close, self.fd)
+
+    @property
+    def source(self) -> Path:
+        """A path that opens this very file, even after it was replaced or deleted."""
+        return Path(f'/proc/self/fd/{self.fd}')
+
+    def close(self) -> None:
+        """Close the descriptor (idempotent)."""
+        self._finalizer()
+
+
 @dataclass(frozen=True)
 class TableInfo:
     """A cache table file as found on disk, before any row is read.
@@ -68,8 +96,10 @@ class TableInfo:
     index_columns
         The pandas index columns named by the file, if any.
     fingerprint
-        ``(st_mtime_ns, st_size, st_ino)`` when read: a changed value means another process
-        replaced the file.
+        ``(st_mtime_ns, st_size, st_ino)`` of the file read: a different value on disk means
+        another process replaced it.
+    pinned
+        The open file the scans read (Linux), or None (the path is scanned).
     """
 
     name: str
@@ -79,15 +109,24 @@ class TableInfo:
     num_rows: int
     index_columns: tuple[str, ...]
     fingerprint: tuple[int, int, int]
+    pinned: PinnedFile | None = None
+
+    @property
+    def source(self) -> Path:
+        """What to scan: the pinned file if any, else the path."""
+        return self.pinned.source if self.pinned is not None else self.path
+
+
+def _fingerprint(stat: os.stat_result) -> tuple[int, int, int]:
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
 
 
 def file_fingerprint(path: Path) -> tuple[int, int, int]:
     """``(st_mtime_ns, st_size, st_ino)`` of ``path``, (0, 0, 0) if it does not exist."""
     try:
-        stat = path.stat()
+        return _fingerprint(path.stat())
     except FileNotFoundError:
         return (0, 0, 0)
-    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
 
 
 def read_table_info(path: str | Path) -> TableInfo:
@@ -100,9 +139,11 @@ def read_table_info(path: str | Path) -> TableInfo:
         test of a valid table).
     """
     path = Path(path)
-    fingerprint = file_fingerprint(path)
     try:
-        parquet = pq.ParquetFile(path)
+        pinned = PinnedFile(path) if _PIN_FILES else None
+        source = pinned.source if pinned is not None else path
+        fingerprint = _fingerprint(os.stat(source))
+        parquet = pq.ParquetFile(source)
         arrow_schema = parquet.schema_arrow
         num_rows = parquet.metadata.num_rows
     except (OSError, pa.ArrowException) as exc:
@@ -137,6 +178,7 @@ def read_table_info(path: str | Path) -> TableInfo:
         num_rows=num_rows,
         index_columns=index,
         fingerprint=fingerprint,
+        pinned=pinned,
     )
 
 
@@ -148,7 +190,7 @@ def scan_table(info: TableInfo) -> pl.LazyFrame:
     CacheTableError
         The columns do not make a valid table of that name.
     """
-    frame = pl.scan_parquet(info.path)
+    frame = pl.scan_parquet(info.source)
     version = info.meta.get('min_api_version')
     return normalise(frame, info.name, info.schema, min_api_version=version)
 

@@ -36,7 +36,7 @@ import polars as pl
 
 from one_async import defaults
 from one_async.cache.metadata import CacheMeta
-from one_async.cache.parquet import TableInfo, read_table_info, scan_table
+from one_async.cache.parquet import TableInfo, file_fingerprint, read_table_info, scan_table
 from one_async.cache.schema import INDEX_COLUMNS, empty_table, normalise_frame
 from one_async.exceptions import CacheTableError, CacheWarning, InvalidArgument
 
@@ -100,6 +100,7 @@ class CacheTables:
         self._offsets: dict[str, tuple[int, int]] | None = None
         self._dirty: dict[str, pl.DataFrame] = {}
         self._loaded: dict[str, None] = {}
+        self._retired: list[TableInfo] = []  # infos replaced by saves, kept open until close()
         self._lock = threading.RLock()
         for name in _KNOWN:
             if name not in self._scans:
@@ -244,12 +245,41 @@ class CacheTables:
         try:
             frame = self._scans[name].collect()
         except (pl.exceptions.PolarsError, OSError) as exc:
+            if info.pinned is None and file_fingerprint(info.path) != info.fingerprint:
+                # replaced by another process while we read it: read the new file instead
+                self._reopen(name)
+                return self._collect(name)
             message = f'Cannot read cache table {info.path}: {exc}'
             raise CacheTableError(message, value=str(info.path)) from exc
         key = table_key(name, frame.columns)
         if key and not _is_sorted(frame, key):
             frame = frame.sort(list(key))
         return frame
+
+    def _reopen(self, name: str) -> None:
+        info = read_table_info(self._infos[name].path)
+        self._retired.append(self._infos[name])
+        self._infos[name] = info
+        self._scans[name] = scan_table(info)
+        self.meta.raw[name] = dict(info.meta)
+
+    def close(self) -> None:
+        """Release the files the tables were read from.
+
+        LazyFrames obtained from :meth:`lazy` over files (not materialised tables) are invalid
+        afterwards.  Materialised frames stay usable.
+        """
+        with self._lock:
+            for info in [*self._infos.values(), *self._retired]:
+                if info.pinned is not None:
+                    info.pinned.close()
+            self._retired.clear()
+
+    def __enter__(self) -> CacheTables:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _eid_offsets(self) -> dict[str, tuple[int, int]]:
         with self._lock:
@@ -426,6 +456,8 @@ class CacheTables:
         """Record that ``frame`` is now the content of the file described by ``info``."""
         with self._lock:
             self._frames[name] = frame
+            if name in self._infos:
+                self._retired.append(self._infos[name])
             self._infos[name] = info
             self._scans[name] = scan_table(info)
             self._dirty.pop(name, None)
