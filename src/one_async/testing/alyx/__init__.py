@@ -1,0 +1,1 @@
+"""The local Alyx-compatible server: store, filters, serializers and the ASGI app."""
