@@ -5,6 +5,7 @@ one canonical schema (:mod:`one_async.cache.schema`); :func:`build_cache` indexe
 files into new tables; :mod:`one_async.cache.layouts` writes tables in each layout.
 """
 
+from one_async.cache.build import abuild_cache, build_cache, md5_file
 from one_async.cache.layouts import LAYOUTS, Layout, write_tables
 from one_async.cache.metadata import CacheMeta, api_version_supported, read_cache_info
 from one_async.cache.schema import (
@@ -27,9 +28,12 @@ __all__ = [
     'CacheMeta',
     'CacheTables',
     'Layout',
+    'abuild_cache',
     'api_version_supported',
+    'build_cache',
     'cache_lock',
     'empty_table',
+    'md5_file',
     'read_cache_info',
     'save_cache',
     'session_path_expr',

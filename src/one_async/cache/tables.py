@@ -162,14 +162,7 @@ class CacheTables:
         def _open() -> CacheTables:
             return cls.open(tables_dir, expiry=expiry, warn_missing=warn_missing)
 
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter('always')
-            tables = await anyio.to_thread.run_sync(_open)
-        for warning in caught:  # re-emit in the caller's thread, where filters apply
-            warnings.warn_explicit(
-                warning.message, warning.category, warning.filename, warning.lineno
-            )
-        return tables
+        return await anyio.to_thread.run_sync(_open)
 
     @classmethod
     def empty(
@@ -213,6 +206,11 @@ class CacheTables:
         """True when the table is held in memory."""
         with self._lock:
             return name in self._frames
+
+    def info(self, name: str) -> TableInfo | None:
+        """The file a table was read from: its stored schema and metadata (None if in memory)."""
+        with self._lock:
+            return self._infos.get(name)
 
     def num_rows(self, name: str) -> int:
         """Rows of a table, without reading it."""

@@ -864,7 +864,8 @@ def _make_subjects(
     rng: np.random.Generator, labs: pl.DataFrame, n_sessions: int, per_subject: int
 ) -> pl.DataFrame:
     n_labs = labs.height
-    n_subjects = max(n_labs, -(-n_sessions // per_subject))
+    # enough subjects to cover the labs at scale, and several progressing ones in small sets
+    n_subjects = max(1, -(-n_sessions // per_subject), min(n_labs, n_sessions // 4))
     lab_index = np.arange(n_subjects) % n_labs
     numbers = np.arange(n_subjects) // n_labs + 1
     formats = labs['subject_format'].to_list()
