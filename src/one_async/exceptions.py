@@ -21,6 +21,7 @@ Tree::
     │   └── ALFFileError              (a file that cannot be read as its extension says)
     │       └── ALFFileNotFound       (also FileNotFoundError: a dataset file is missing)
     ├── InvalidArgument               (also ValueError: bad eid, date, QC, search key ...)
+    │   └── InvalidPattern            (also re.error: a regular expression that does not compile)
     ├── ArgumentTypeError             (also TypeError: an argument of a type the call cannot use)
     ├── CacheError
     │   ├── CacheTableError           (a table that cannot be read or written)
@@ -31,6 +32,8 @@ Tree::
     │   ├── AlyxConnectionError       (server unreachable after retries)
     │   └── AlyxEndpointError         (also ValueError: unknown endpoint, action or filter)
     ├── LocalModeError                (the call needs a server but the session is local)
+    ├── ConfigError                   (also ValueError: a config file or ONE_* variable unusable)
+    ├── SyncCallError                 (also RuntimeError: a sync call that cannot run here)
     └── TransferError
         ├── DownloadError             (one file could not be fetched)
         ├── IntegrityError            (size or md5 mismatch)
@@ -39,6 +42,7 @@ Tree::
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 __all__ = [
@@ -62,12 +66,15 @@ __all__ = [
     'CacheLockError',
     'CacheTableError',
     'CacheWarning',
+    'ConfigError',
     'DownloadError',
     'IntegrityError',
     'InvalidArgument',
+    'InvalidPattern',
     'LocalModeError',
     'OneError',
     'OneWarning',
+    'SyncCallError',
     'TransferError',
     'UnsafePathError',
 ]
@@ -190,6 +197,21 @@ class InvalidArgument(OneError, ValueError):
     """An argument has a value the call cannot use (names the argument and the value)."""
 
 
+class InvalidPattern(InvalidArgument, re.error):
+    """A search or filter pattern that is not a valid regular expression.
+
+    Also a :class:`re.error`, which ONE-api lets escape from pandas in this case, so that
+    ``except re.error`` keeps working; ``.pattern`` is the offending pattern.
+    """
+
+    def __init__(self, message: str, *, value: Any = _UNSET) -> None:
+        super().__init__(message, value=value)
+        self.msg = message
+        self.pattern = None if value is _UNSET else value
+        self.pos = None
+        self.lineno = self.colno = None
+
+
 class ArgumentTypeError(OneError, TypeError):
     """An argument is of a type the call cannot use (where ONE-api raises TypeError)."""
 
@@ -244,6 +266,18 @@ class AlyxEndpointError(AlyxError, ValueError):
 
 class LocalModeError(OneError):
     """The call needs the Alyx server but the session is in local mode or offline."""
+
+
+# --- configuration and sync facade ----------------------------------------------------------
+
+
+class ConfigError(OneError, ValueError):
+    """A configuration file, ONE-api parameter file or ``ONE_*`` variable cannot be used."""
+
+
+class SyncCallError(OneError, RuntimeError):
+    """A sync call that cannot run: from the session's own event loop thread (it would
+    deadlock), after ``close()``, or in a process forked after the session was created."""
 
 
 # --- transfer --------------------------------------------------------------------------------
