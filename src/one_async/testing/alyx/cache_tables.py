@@ -100,6 +100,14 @@ def _database_order(table: pa.Table, frame: pl.DataFrame, index: list[str]) -> p
     return positions.to_arrow()
 
 
+def _plain_strings(table: pa.Table) -> pa.Table:
+    """Large strings as plain ``string``, the type pandas (so Alyx) writes."""
+    fields = [
+        f.with_type(pa.string()) if pa.types.is_large_string(f.type) else f for f in table.schema
+    ]
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
+
+
 @dataclass(frozen=True)
 class CacheBundle:
     """The cache info document and the bytes of the matching ``cache.zip``."""
@@ -152,6 +160,7 @@ def build_cache(
             table, index, pandas = to_layout(frame, name, layout, sessions=sessions)
             if layout == 'one2':
                 table = table.take(_database_order(table, frame, list(index)))
+            table = _plain_strings(table)
             path = write_arrow(
                 Path(tmp, f'{name}.pqt'), table, meta, index_columns=index, pandas=pandas
             )
