@@ -147,6 +147,25 @@ def test_tokens_expire_after_n_requests_and_on_demand(tmp_path: Path) -> None:
         assert app.tokens.issued == 2
 
 
+def test_burst_throttle_answers_429_with_retry_after() -> None:
+    app = AlyxApp(AlyxStore.from_records({'sessions': []}), AlyxConfig(throttle_per_minute=3))
+    with serve_in_thread(app) as url:
+        creds = {'username': DEFAULT_USER, 'password': DEFAULT_PASSWORD}
+        token = httpx.post(f'{url}/auth-token', data=creds).json()['token']
+        headers = {'Authorization': f'Token {token}'}
+        statuses = [httpx.get(f'{url}/sessions', headers=headers).status_code for _ in range(3)]
+        assert statuses == [200, 200, 200]
+        throttled = httpx.get(f'{url}/datasets', headers=headers)
+        assert throttled.status_code == 429
+        wait = int(throttled.headers['retry-after'])
+        assert 1 <= wait <= 60
+        assert throttled.json() == {
+            'detail': f'Request was throttled. Expected available in {wait} seconds.',
+            'status_code': 429,
+        }
+        assert httpx.post(f'{url}/auth-token', data=creds).status_code == 200  # no user yet
+
+
 def test_public_descriptions_need_no_token_but_reject_a_bad_one(alyx: LocalAlyx) -> None:
     base = alyx.info.base_url
     assert httpx.get(f'{base}/api/schema').status_code == 200
@@ -389,3 +408,46 @@ def test_default_and_capped_page_sizes(tmp_path: Path) -> None:
             assert beyond['count'] == 1100
             newest = default['results'][0]['id']
             assert newest == sessions[-1]['id']
+
+
+# --- API descriptions ------------------------------------------------------------------------
+
+
+def test_openapi_schema_describes_what_is_served(tmp_path: Path) -> None:
+    """Every path and method of /api/schema is answered (no routing 404/405), and the list
+    filters it documents are exactly those the server applies."""
+    from one_async.testing.alyx.api_docs import SERVED
+    from one_async.testing.alyx.filters import ENDPOINT_FILTERS
+
+    root = write_alf_tree(tmp_path / 'alf')
+    with LocalAlyx(build_store(root), root) as server:
+        base = server.info.base_url
+        schema = httpx.get(f'{base}/api/schema').json()
+        real = fixture_json('schema.json')['paths']['/sessions']['get']
+        ours = schema['paths']['/sessions']['get']
+        assert list(ours) == list(real)
+        real_params = {p['name']: p for p in real['parameters']}
+        assert all(real_params[p['name']] == p for p in ours['parameters'])
+        creds = {'username': server.info.username, 'password': server.info.password}
+        token = httpx.post(f'{base}/auth-token', data=creds).json()['token']
+        headers = {'Authorization': f'Token {token}'}
+        missing = '00000000-0000-4000-8000-000000000000'
+        for path, operations in schema['paths'].items():
+            url = base + path.replace('{id}', missing).replace('{name}', 'missing-name')
+            for method in operations:
+                response = httpx.request(method.upper(), url, headers=headers, json={})
+                assert response.status_code not in (405, 301), (method, path)
+                if response.status_code == 404:
+                    assert response.json()['status_code'] == 404, (method, path)
+                if method == 'get' and '{' not in path:
+                    assert response.status_code == 200, (method, path)
+        for endpoint, filters in ENDPOINT_FILTERS.items():
+            documented = {p['name'] for p in schema['paths'][f'/{endpoint}']['get']['parameters']}
+            assert documented == {*filters, 'limit', 'offset'}, endpoint
+        coreapi = httpx.get(f'{base}/docs/', headers={'Accept': 'application/coreapi+json'}).json()
+        assert coreapi['_meta']['url'] == f'{base}/docs/'
+        assert {k for k in coreapi if not k.startswith('_')} == set(SERVED)
+        for endpoint, actions in SERVED.items():
+            assert set(coreapi[endpoint]) == set(actions), endpoint
+        html = httpx.get(f'{base}/docs/')
+        assert html.headers['content-type'].startswith('text/html')

@@ -246,3 +246,44 @@ def test_cli_rejects_a_missing_folder(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert 'not a folder' in result.stderr
     assert result.stdout == ''
+
+
+# --- the project's async client --------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_async_client_works_against_the_local_alyx(alyx: LocalAlyx, tmp_path: Path) -> None:
+    from one_async.alyx import AsyncAlyxClient, SessionDetail, download_cache_tables
+
+    info = alyx.info
+    sessions = alyx.store.table('sessions')
+    async with AsyncAlyxClient(
+        info.base_url,
+        info.username,
+        info.password,
+        token_dir=tmp_path / 'tokens',
+        cache_dir=tmp_path / 'rest',
+    ) as client:
+        found = await client.rest('sessions', 'list', subject='SWC_001')
+        expected = sessions.filter(pl.col('subject') == 'SWC_001').sort(
+            'start_time', descending=True
+        )
+        assert [s['id'] for s in found] == expected['id'].to_list()
+        detail = SessionDetail.model_validate(
+            await client.rest('sessions', 'read', id=found[0]['id'])
+        )
+        assert str(detail.id) == found[0]['id']
+        ids = [d['url'].rsplit('/', 1)[-1] async for d in client.iter_rest('datasets', limit=4)]
+        assert ids == alyx.store.table('datasets')['id'].to_list()
+        issued = alyx.app.tokens.issued
+        alyx.expire_tokens()
+        probes = await client.rest('insertions', 'list')
+        assert len(probes) == alyx.store.table('insertions').height
+        assert alyx.app.tokens.issued == issued + 1  # the client logged in again
+        download = await download_cache_tables(client, tmp_path / 'tables')
+        assert download.info.tables['datasets'].nrecs == alyx.store.table('datasets').height
+        assert sorted(p.name for p in download.files) == [
+            'cache_info.json', 'datasets.pqt', 'sessions.pqt'
+        ]  # fmt: skip
+        updated = await client.json_field_update('sessions', found[0]['id'], 'json', {'k': 1})
+        assert updated['k'] == 1

@@ -4,17 +4,20 @@
 token authentication (403 for a missing or invalid token, every error body with a
 ``status_code`` key), Django's ``APPEND_SLASH`` redirects (``/cache/info`` -> 301), the HTML 404
 page for unknown paths, 405 for unsupported methods, limit/offset pagination with absolute links,
-and 500 ``{"status_code": 500, "detail": ...}`` for queries the database would reject.  It is
-wrapped in a :class:`~one_async.testing.faults.FaultInjector` (``app.faults``) and can make tokens
-expire (``expire_after`` requests, or :meth:`AlyxApp.expire_tokens`).
+500 ``{"status_code": 500, "detail": ...}`` for queries the database would reject, and
+optionally its per-user burst throttle (429 with ``Retry-After``).  It is wrapped in a
+:class:`~one_async.testing.faults.FaultInjector` (``app.faults``) and can make tokens expire
+(after ``token_expire_after`` requests, or now with :meth:`AlyxApp.expire_tokens`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
+import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,6 +47,8 @@ __all__ = ['DEFAULT_PASSWORD', 'DEFAULT_USER', 'AlyxApp', 'AlyxConfig']
 DEFAULT_USER: Final = 'test_user'
 DEFAULT_PASSWORD: Final = 'TapetesBloc18'  # the password of ONE's documented test user
 
+_THROTTLE_WINDOW: Final = 60.0
+
 _NOT_FOUND_PAGE: Final = (
     '<!doctype html>\n<html lang="en">\n<head>\n  <title>Not Found</title>\n</head>\n<body>\n'
     '  <h1>Not Found</h1><p>The requested resource was not found on this server.</p>\n'
@@ -67,6 +72,9 @@ class AlyxConfig(BaseModel):
     token_expire_after: int | None = Field(
         None, ge=1, description='Invalidate a token after this many authenticated requests.'
     )
+    throttle_per_minute: int | None = Field(
+        None, ge=1, description="Requests per minute per user, then 429 (Alyx's burst: 550)."
+    )
     seed: int = Field(0, description='Seeds tokens and the ids of created records.')
 
 
@@ -77,6 +85,16 @@ class _ApiError(Exception):
         super().__init__(status, body)
         self.status = status
         self.body = body
+
+
+class _Throttled(_ApiError):
+    """Too many requests: 429 with ``Retry-After``."""
+
+    def __init__(self, wait: int) -> None:
+        super().__init__(
+            429, {'detail': f'Request was throttled. Expected available in {wait} seconds.'}
+        )
+        self.wait = wait
 
 
 def _detail(status: int, detail: str) -> _ApiError:
@@ -182,6 +200,7 @@ class AlyxApp:
             self.config.users, expire_after=self.config.token_expire_after, seed=self.config.seed
         )
         self.hits: Counter[tuple[str, str]] = Counter()
+        self._history: dict[str, deque[float]] = defaultdict(deque)
         self.faults = FaultInjector(self._asgi, faults)
         self._bundles: dict[tuple[int, str | None], CacheBundle] = {}
         self._routes = self._build_routes()
@@ -255,11 +274,16 @@ class AlyxApp:
             user = self._authenticate(request)
             if user is None and not route.public:
                 raise _detail(403, 'Authentication credentials were not provided.')
+            if user is not None:
+                self._throttle(user)
             method = 'GET' if request.method == 'HEAD' else request.method
             handler = route.methods.get(method)
             if handler is None:
                 raise _detail(405, f'Method "{request.method}" not allowed.')
             response = await handler(request, **params)
+        except _Throttled as exc:
+            response = _json(exc.body, 429)
+            response.headers['Retry-After'] = str(exc.wait)
         except _ApiError as exc:
             response = _json(exc.body, exc.status)
         except BodyError as exc:
@@ -272,6 +296,20 @@ class AlyxApp:
         if request.method == 'HEAD':
             response.body = b''
         return response
+
+    def _throttle(self, user: str) -> None:
+        """Django REST framework's user rate throttle over the last minute."""
+        rate = self.config.throttle_per_minute
+        if rate is None:
+            return
+        now = time.monotonic()
+        history = self._history[user]
+        while history and history[0] <= now - _THROTTLE_WINDOW:
+            history.popleft()
+        if len(history) >= rate:
+            wait = math.ceil(_THROTTLE_WINDOW - (now - history[0]))
+            raise _Throttled(max(wait, 1))
+        history.append(now)
 
     def _authenticate(self, request: Request) -> str | None:
         """The user of the request's token, None without one; a bad token is a 403."""
