@@ -451,3 +451,18 @@ def test_openapi_schema_describes_what_is_served(tmp_path: Path) -> None:
             assert set(coreapi[endpoint]) == set(actions), endpoint
         html = httpx.get(f'{base}/docs/')
         assert html.headers['content-type'].startswith('text/html')
+
+
+def test_without_a_data_server_records_have_no_data_url(tmp_path: Path) -> None:
+    store = build_store(write_alf_tree(tmp_path / 'alf'))
+    eid = store.table('sessions').filter(pl.col('subject') == 'SWC_002')['id'][0]
+    with serve_in_thread(AlyxApp(store)) as url:
+        creds = {'username': DEFAULT_USER, 'password': DEFAULT_PASSWORD}
+        token = httpx.post(f'{url}/auth-token', data=creds).json()['token']
+        headers = {'Authorization': f'Token {token}'}
+        detail = httpx.get(f'{url}/sessions/{eid}', headers=headers).json()
+        listed = detail['data_dataset_session_related']
+        assert len(listed) == store.table('datasets').filter(pl.col('session') == eid).height
+        assert all(d['data_url'] is None for d in listed)
+        records = httpx.get(f'{url}/datasets', headers=headers, params={'session': eid}).json()
+        assert all(r['data_url'] is None for d in records['results'] for r in d['file_records'])

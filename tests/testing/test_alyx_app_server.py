@@ -80,6 +80,9 @@ def test_local_alyx_info_and_lifecycle(tmp_path: Path) -> None:
     with server:
         info = server.info
         assert list(info.model_dump()) == INFO_KEYS
+        assert info.password not in repr(info)
+        assert info.data_server_password not in repr(info)
+        assert info.password not in repr(server.config)
         assert info.cache_dir == str(root)
         assert httpx.get(f'{info.base_url}/api/schema').status_code == 200
         repos = server.store.table('data_repositories')['data_url'].to_list()

@@ -19,7 +19,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from .alyx.app import AlyxApp, AlyxConfig
 from .alyx.dataserver import create_data_server
@@ -46,10 +46,10 @@ class ConnectionInfo(BaseModel):
 
     base_url: str
     username: str
-    password: str
+    password: str = Field(repr=False)
     data_server_url: str
     data_server_login: str
-    data_server_password: str
+    data_server_password: str = Field(repr=False)
     cache_dir: str
 
     def one_params(self) -> dict[str, Any]:

@@ -64,6 +64,7 @@ class AlyxConfig(BaseModel):
     users: dict[str, str] = Field(
         default_factory=lambda: {DEFAULT_USER: DEFAULT_PASSWORD},
         description='Passwords by user name.',
+        repr=False,
     )
     min_api_version: str = Field(
         '2.10', description="Advertised in cache/info (Alyx 3.6.1's value; ONE 2.9 needs 2.9)."

@@ -98,13 +98,18 @@ class Serializer:
                 )
         return out
 
-    def _server_url(self, records: list[dict[str, Any]], repos: dict[str, dict[str, Any]]) -> Any:
-        """The data URL of the first existing file record on a server (not personal) repository."""
-        for fr in records:
-            repo = repos.get(fr['data_repository'])
-            if fr['exists'] and fr['data_url'] and repo and not repo['globus_is_personal']:
-                return fr['data_url']
-        return None
+    @staticmethod
+    def _server_records(
+        records: list[dict[str, Any]], repos: dict[str, dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """The existing file records on server (not personal) repositories."""
+        return [
+            fr
+            for fr in records
+            if fr['exists']
+            and fr['data_repository'] in repos
+            and not repos[fr['data_repository']]['globus_is_personal']
+        ]
 
     def _session_info(self, session: dict[str, Any] | None) -> dict[str, Any] | None:
         if session is None:
@@ -145,8 +150,15 @@ class Serializer:
         """
         records = self._file_records(d['id'] for d in datasets)
         repos = self._repositories()
-        urls = {d['id']: self._server_url(records.get(d['id'], []), repos) for d in datasets}
-        return [d for d in datasets if urls[d['id']]], urls
+        kept, urls = [], {}
+        for dataset in datasets:
+            server = self._server_records(records.get(dataset['id'], []), repos)
+            if server:
+                kept.append(dataset)
+                urls[dataset['id']] = next(
+                    (fr['data_url'] for fr in server if fr['data_url']), None
+                )
+        return kept, urls
 
     def _session_datasets(self, eid: str) -> list[dict[str, Any]]:
         everything = self.tables['datasets'].filter(pl.col('session') == eid).to_dicts()
