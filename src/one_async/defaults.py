@@ -29,8 +29,8 @@ CACHE_ROW_GROUP_SIZE: Final = 65_536
 on a sorted table reads one group, large enough to keep the footer small."""
 
 ONE_API_COMPAT_VERSION: Final = '3.6.1'
-"""The ONE-api release whose cache tables one_async reads; tables whose ``min_api_version`` is
-newer are refused."""
+"""The ONE-api release whose cache tables one_async reads: tables (or a ``cache_info``) whose
+``min_api_version`` is newer are not supported."""
 
 # --- Alyx REST client -------------------------------------------------------------------------
 
