@@ -111,3 +111,44 @@ DOWNLOAD_LOCK_POLL: Final = 0.05
 
 DOWNLOAD_LOCK_TIMEOUT: Final = 600.0
 """Seconds to wait for another process's download of the same file before giving up."""
+
+# --- configuration ----------------------------------------------------------------------------
+
+DEFAULT_BASE_URL: Final = 'https://openalyx.internationalbrainlab.org'
+"""Alyx server used when neither arguments, ``ONE_*`` variables nor config files name one
+(ONE-api's default: the public IBL database)."""
+
+DEFAULT_USERNAME: Final = 'intbrainlab'
+"""Login used on :data:`DEFAULT_BASE_URL` when none is configured (ONE-api's public account)."""
+
+DEFAULT_HTTP_DATA_SERVER: Final = 'https://ibl.flatironinstitute.org/public'
+"""File server of :data:`DEFAULT_BASE_URL` when none is configured (as in ONE-api)."""
+
+DEFAULT_MODE: Final = 'auto'
+"""Query mode of a session: 'auto', 'local', 'remote' or 'refresh', as in ONE-api."""
+
+CACHE_ROOT: Final = ('Downloads', 'ONE')
+"""Folder, relative to the user's home, holding one cache folder per database (ONE-api's)."""
+
+CONFIG_DIR_NAME: Final = 'one_async'
+"""Folder of one_async's configuration under the platform's user configuration folder."""
+
+CONFIG_FILE_NAME: Final = 'config.toml'
+"""Name of one_async's configuration file (the ``ONE_CONFIG`` variable overrides the path)."""
+
+ONE_PARAMS_DIR_NAME: Final = '.one'
+"""ONE-api's parameter folder, under the home folder (``%APPDATA%`` on Windows); read only."""
+
+# --- sync facade ------------------------------------------------------------------------------
+
+SYNC_BACKEND: Final = 'asyncio'
+"""Event loop backend ('asyncio' or 'trio') of the background thread behind sync sessions."""
+
+SYNC_POLL_INTERVAL: Final = 0.25
+"""Seconds a blocked sync call waits at a time, so Ctrl-C is noticed on every platform."""
+
+SYNC_CANCEL_TIMEOUT: Final = 10.0
+"""Seconds a sync call interrupted by Ctrl-C waits for its cancelled coroutine to clean up."""
+
+SYNC_CLOSE_TIMEOUT: Final = 30.0
+"""Seconds ``close()`` waits for cancelled in-flight calls before closing the async object."""

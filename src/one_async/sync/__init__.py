@@ -1,0 +1,35 @@
+"""Sync access to async objects: a background event loop and typed sync twins of async classes.
+
+:mod:`~one_async.sync.portal` runs the event loop thread; :mod:`~one_async.sync.facade` builds
+sync classes (``One``) from async ones (``AsyncOne``) without repeating any logic.
+"""
+
+from one_async.sync.facade import (
+    SyncFacade,
+    SyncMethod,
+    SyncProperty,
+    facade_source,
+    missing_declarations,
+    sync_docstring,
+    sync_method,
+    sync_property,
+    sync_signature,
+)
+from one_async.sync.portal import CallGroup, Portal, SyncContextManager, SyncIterator, to_sync
+
+__all__ = [
+    'CallGroup',
+    'Portal',
+    'SyncContextManager',
+    'SyncFacade',
+    'SyncIterator',
+    'SyncMethod',
+    'SyncProperty',
+    'facade_source',
+    'missing_declarations',
+    'sync_docstring',
+    'sync_method',
+    'sync_property',
+    'sync_signature',
+    'to_sync',
+]
