@@ -74,11 +74,16 @@ RETRY_TIMEOUT: Final = 60.0
 
 # --- transfers --------------------------------------------------------------------------------
 
-DOWNLOAD_CONCURRENCY: Final = 32
-"""Files downloaded at once by one transfer job."""
+DOWNLOAD_CONCURRENCY: Final = 64
+"""Requests in flight at once in one transfer job."""
 
 DOWNLOAD_PER_HOST: Final = 16
-"""Files downloaded at once from one host."""
+"""Requests in flight at once to one host when the files are mostly large: a few streams
+saturate a link."""
+
+DOWNLOAD_PER_HOST_SMALL: Final = 64
+"""Requests in flight at once to one host when most files are small (up to
+``DOWNLOAD_SMALL_FILE``): their time goes in round trips, so more of them overlap."""
 
 DOWNLOAD_CHUNK_SIZE: Final = 256 * 1024
 """Bytes read from the network per chunk."""
@@ -93,11 +98,20 @@ DOWNLOAD_SMALL_FILE: Final = 1024 * 1024
 """Files up to this size are received whole in memory, then written, hashed and placed in one
 thread hop; larger ones are written in ``DOWNLOAD_WRITE_BATCH`` pieces as they arrive."""
 
-DOWNLOAD_FILE_THREADS: Final = 4
+DOWNLOAD_FILE_THREADS: Final = 8
 """Threads doing the file side of a transfer job (write, md5, fsync, rename, existence checks)."""
+
+DOWNLOAD_FINISH_RUNNERS: Final = 4
+"""Tasks placing finished downloads, each handing batches of them to one thread at a time."""
+
+DOWNLOAD_FINISH_BATCH: Final = 16
+"""Most finished downloads placed in one thread hop."""
 
 DOWNLOAD_FSYNC: Final = True
 """Flush each downloaded file to disk before renaming it to its final name."""
+
+DOWNLOAD_CLAIM_BATCH: Final = 8
+"""Targets a transfer worker locks in one thread hop when many small files are queued."""
 
 DOWNLOAD_INTEGRITY_RETRIES: Final = 1
 """Fresh downloads after a size or md5 mismatch before the file is reported as corrupt."""

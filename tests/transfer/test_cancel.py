@@ -80,15 +80,15 @@ _CHILD = """
 import json, sys
 from one_async.transfer import DownloadItem, download_files_sync
 items = [DownloadItem.model_validate(i) for i in json.loads(sys.argv[1])]
-report = download_files_sync(items, sys.argv[2], max_concurrency=8, progress=False)
+report = download_files_sync(items, sys.argv[2], max_concurrency=4, progress=False)
 print(json.dumps({'downloaded': report.downloaded, 'skipped': report.skipped,
                   'failed': [str(r.error) for r in report.failed]}))
 """
 
 
 def test_two_processes_download_each_file_once(tmp_path: Path, serve: Any) -> None:
-    tree = make_tree(tmp_path / 'remote', [150_000] * 120, seed=9)
-    server = serve(tree.root, faults=Faults(default=FaultPlan(latency=0.2)))
+    tree = make_tree(tmp_path / 'remote', [100_000] * 400, seed=9)
+    server = serve(tree.root, faults=Faults(default=FaultPlan(latency=0.05)))
     items = json.dumps([i.model_dump(mode='json') for i in tree.items(server.url)])
     target = str(tmp_path / 't')
     children = [

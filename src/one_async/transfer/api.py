@@ -39,7 +39,7 @@ def _options(
 ) -> Options:
     return Options(
         max_concurrency=max_concurrency or defaults.DOWNLOAD_CONCURRENCY,
-        per_host=per_host or defaults.DOWNLOAD_PER_HOST,
+        per_host=per_host,
         progress=progress,
         auth=auth,
         headers=headers,
@@ -82,8 +82,10 @@ async def download_files(
         Directory every file is saved under (at the item's relative path); nothing is ever
         written outside it.
     max_concurrency, per_host
-        Files in flight in total and per host (``defaults.DOWNLOAD_CONCURRENCY`` and
-        ``defaults.DOWNLOAD_PER_HOST`` when None).
+        Requests in flight in total and per host.  ``max_concurrency`` defaults to
+        ``defaults.DOWNLOAD_CONCURRENCY``; ``per_host`` to ``defaults.DOWNLOAD_PER_HOST_SMALL``
+        when most files are small (their transfers wait on round trips, not bandwidth), else
+        ``defaults.DOWNLOAD_PER_HOST``.
     progress
         Show an aggregated progress bar; None shows it when stderr is a terminal.
     auth
@@ -184,15 +186,24 @@ async def stream_downloads(
 
 
 def download_files_sync(
-    items: Iterable[ItemLike], target_dir: str | os.PathLike[str], **kwargs: Any
+    items: Iterable[ItemLike],
+    target_dir: str | os.PathLike[str],
+    *,
+    uvloop: bool = False,
+    **kwargs: Any,
 ) -> DownloadReport:
-    """Blocking :func:`download_files` for code without an event loop (uses uvloop if present)."""
-    options: dict[str, Any] = {}
-    try:
-        import uvloop  # noqa: F401
+    """Blocking :func:`download_files` for code without an event loop.
 
-        options['use_uvloop'] = True
-    except ImportError:  # pragma: no cover - uvloop is optional
-        pass
+    Runs its own asyncio loop (uvloop when ``uvloop`` and installed); keyword arguments are
+    those of :func:`download_files`.
+    """
+    options: dict[str, Any] = {}
+    if uvloop:
+        try:
+            import uvloop as _  # noqa: F401
+
+            options['use_uvloop'] = True
+        except ImportError:  # pragma: no cover - uvloop is optional
+            pass
     job = functools.partial(download_files, items, target_dir, **kwargs)
     return anyio.run(job, backend='asyncio', backend_options=options)

@@ -11,6 +11,7 @@ whatever still fails becomes a typed error in the item's result while the job go
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import random
 import time
@@ -24,11 +25,20 @@ from typing import ParamSpec, Protocol, TypeVar
 import anyio
 import anyio.to_thread
 import httpx
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from one_async import defaults
 from one_async.exceptions import DownloadError, IntegrityError, TransferError, UnsafePathError
 from one_async.transfer.files import BUSY, SKIP, Claim, FileSide
-from one_async.transfer.http import Body, HttpSource, Restart, Retryable, make_client
+from one_async.transfer.http import (
+    AiohttpSource,
+    Body,
+    HttpSource,
+    Restart,
+    Retryable,
+    _on_asyncio,
+    make_client,
+)
 from one_async.transfer.progress import Progress, make_progress
 from one_async.transfer.records import (
     DownloadItem,
@@ -63,7 +73,7 @@ class Options:
     """The settings of one transfer job (see :func:`one_async.transfer.download_files`)."""
 
     max_concurrency: int = defaults.DOWNLOAD_CONCURRENCY
-    per_host: int = defaults.DOWNLOAD_PER_HOST
+    per_host: int | None = None
     check_hash: bool = True
     keep_uuid: bool = False
     overwrite: bool = False
@@ -84,6 +94,8 @@ class Options:
 
         for name in ('max_concurrency', 'per_host', 'retry_attempts'):
             value = getattr(self, name)
+            if name == 'per_host' and value is None:
+                continue
             if not isinstance(value, int) or value < 1:
                 message = f'{name} must be a positive integer, not {value!r}'
                 raise InvalidArgument(message, value=value)
@@ -132,6 +144,83 @@ class _Attempt:
     received: int = 0
 
 
+@dataclass(slots=True, eq=False)
+class _FinishJob:
+    """The last step of one download, waiting for a finisher."""
+
+    claim: Claim
+    chunks: list[bytes]
+    item: DownloadItem
+    done: anyio.Event = field(default_factory=anyio.Event)
+    outcome: str | OSError | None = None
+    started: bool = False
+    withdrawn: bool = False
+
+
+class _Finisher:
+    """Places finished downloads (write, md5 check, fsync, rename) in batches.
+
+    Small files finish faster than a thread hop each can serve, so runners take every job
+    waiting (up to ``DOWNLOAD_FINISH_BATCH``) into one worker-thread call.
+    """
+
+    def __init__(self, job: TransferJob) -> None:
+        self._job = job
+        self._send, receive = anyio.create_memory_object_stream[_FinishJob](math.inf)
+        with receive:
+            self.receivers = [receive.clone() for _ in range(defaults.DOWNLOAD_FINISH_RUNNERS)]
+
+    async def finish(self, claim: Claim, chunks: list[bytes], item: DownloadItem) -> str | None:
+        """Place ``chunks`` as the end of ``claim``; the mismatch found, or None once placed."""
+        job = _FinishJob(claim, chunks, item)
+        self._send.send_nowait(job)
+        try:
+            await job.done.wait()
+        except BaseException:
+            if job.started:  # a thread is writing this file: let it finish before cleanup
+                with anyio.CancelScope(shield=True):
+                    await job.done.wait()
+            else:
+                job.withdrawn = True
+            raise
+        if isinstance(job.outcome, OSError):
+            raise job.outcome
+        return job.outcome
+
+    def close(self) -> None:
+        """No more jobs: runners exit once the queue is empty."""
+        self._send.close()
+
+    async def run(self, receive: MemoryObjectReceiveStream[_FinishJob]) -> None:
+        """Serve jobs from ``receive`` (one of :attr:`receivers`) until :meth:`close`."""
+        files = self._job.files
+        assert files is not None
+        async with receive:
+            async for first in receive:
+                batch = [first]
+                while len(batch) < defaults.DOWNLOAD_FINISH_BATCH:
+                    try:
+                        batch.append(receive.receive_nowait())
+                    except anyio.WouldBlock:
+                        break
+                batch = [j for j in batch if not j.withdrawn]
+                if not batch:
+                    continue
+                for job in batch:
+                    job.started = True
+                with anyio.CancelScope(shield=True):
+                    outcomes = await self._job._fs(
+                        files.finish_many, [(j.claim, j.chunks, j.item) for j in batch]
+                    )
+                    for job, outcome in zip(batch, outcomes, strict=True):
+                        job.outcome = outcome
+                        job.done.set()
+
+
+_Claimed = tuple['_Entry', 'Claim | str | BaseException | None']
+"""A target after its claim: the lock, BUSY (timed out), SKIP, or the error met."""
+
+
 class TransferJob:
     """Downloads ``items`` into ``target_dir``; :meth:`run` returns the report."""
 
@@ -143,13 +232,16 @@ class TransferJob:
         self._raw = list(items)
         self._limiter = anyio.CapacityLimiter(defaults.DOWNLOAD_FILE_THREADS)
         self._host_limits: dict[str, anyio.Semaphore] = {}
+        self._per_host = defaults.DOWNLOAD_PER_HOST
+        self._requests = anyio.Semaphore(options.max_concurrency)
         self._queue: deque[_Entry] = deque()
         self._results: list[DownloadResult | None] = []
         self._progress: Progress | None = None
         self._emit: Callable[[DownloadResult], Awaitable[None]] | None = None
-        self._http: HttpSource | None = None
+        self._http: HttpSource | AiohttpSource | None = None
         self._s3: Source | None = None
         self.files: FileSide | None = None
+        self._finisher: _Finisher | None = None
 
     # --- planning -----------------------------------------------------------------------------
 
@@ -186,7 +278,7 @@ class TransferJob:
     def _host_limit(self, host: str) -> anyio.Semaphore:
         limit = self._host_limits.get(host)
         if limit is None:
-            limit = self._host_limits[host] = anyio.Semaphore(self.options.per_host)
+            limit = self._host_limits[host] = anyio.Semaphore(self._per_host)
         return limit
 
     def _source(self, item: DownloadItem) -> Source:
@@ -252,34 +344,65 @@ class TransferJob:
             todo = await self._skip_present(todo)
         if not todo:
             return
+        self._per_host = self.options.per_host or _default_per_host(todo)
         await self._open_sources(todo, stack)
         self._queue.extend(todo)
-        workers = min(self.options.max_concurrency, len(todo))
-        async with anyio.create_task_group() as tg:
-            for _ in range(workers):
-                tg.start_soon(self._worker)
+        self._requests = anyio.Semaphore(self.options.max_concurrency)
+        # Workers waiting for their file to be placed hold no request slot: a few more workers
+        # than slots keep the connections busy meanwhile.
+        spare = defaults.DOWNLOAD_FINISH_RUNNERS * defaults.DOWNLOAD_FINISH_BATCH
+        workers = min(self.options.max_concurrency + spare, len(todo))
+        finisher = self._finisher = _Finisher(self)
+        send, receive = anyio.create_memory_object_stream[_Claimed](
+            defaults.DOWNLOAD_CLAIM_BATCH * 2
+        )
+        leftovers = receive.clone()
+        async with anyio.create_task_group() as runners:
+            for receiver in finisher.receivers:
+                runners.start_soon(finisher.run, receiver)
+            try:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._claimer, send)
+                    with receive:
+                        for _ in range(workers):
+                            tg.start_soon(self._worker, receive.clone())
+            finally:
+                finisher.close()
+                with anyio.CancelScope(shield=True), leftovers:
+                    await self._release_unused(_drain(leftovers))
 
     async def _open_sources(self, todo: list[_Entry], stack: AsyncExitStack) -> None:
-        needs_http = any(e.item.url is not None for e in todo)
+        options = self.options
         s3_items = [e.item for e in todo if e.item.s3 is not None]
-        client = self.options.client
-        if (needs_http or s3_items) and client is None:
+        auth = options.auth
+        if options.client is not None:
+            self._http = HttpSource(options.client)
+        elif _on_asyncio() and (auth is None or isinstance(auth, tuple)):
+            source = AiohttpSource(
+                max_connections=options.max_concurrency,
+                auth=auth,
+                headers=options.headers,
+                verify=options.verify,
+            )
+            stack.push_async_callback(source.aclose)
+            self._http = source
+        else:
             client = make_client(
-                max_connections=self.options.max_concurrency,
-                auth=self.options.auth,
-                headers=self.options.headers,
-                verify=self.options.verify,
+                max_connections=options.max_concurrency,
+                auth=auth,
+                headers=options.headers,
+                verify=options.verify,
             )
             await stack.enter_async_context(client)
-        if client is not None:
             self._http = HttpSource(client)
+            if options.per_host is None:  # httpx's own pool slows down with many connections
+                self._per_host = min(self._per_host, defaults.DOWNLOAD_PER_HOST)
         if s3_items:
-            assert self._http is not None
             self._s3 = await stack.enter_async_context(
                 open_s3_source(
-                    self.options.s3 or S3Config(),
+                    options.s3 or S3Config(),
                     buckets={i.s3.bucket for i in s3_items if i.s3},
-                    max_connections=self.options.max_concurrency,
+                    max_connections=options.max_concurrency,
                     http=self._http,
                 )
             )
@@ -324,47 +447,91 @@ class TransferJob:
                 remaining.append(entry)
         return remaining
 
-    async def _worker(self) -> None:
-        while self._queue:
-            entry = self._queue.popleft()
-            delay = entry.not_before - time.monotonic()
-            if delay > 0:
-                await anyio.sleep(delay)
-            result = await self._download(entry)
-            if result is None:
-                entry.not_before = time.monotonic() + entry.poll
-                entry.poll = min(entry.poll * 2, 1.0)
-                self._queue.append(entry)
-                continue
-            await self._record(entry, result)
+    async def _claimer(self, send: MemoryObjectSendStream[_Claimed]) -> None:
+        """Lock targets a few at a time (one thread hop each) and pass them to the workers.
 
-    async def _download(self, entry: _Entry) -> DownloadResult | None:
-        """Download one entry; None when another holder has its lock (try again later)."""
+        The small buffer between them keeps claims just ahead of the downloads, so another
+        process working on the same files gets its share.  Targets another holder has locked
+        are tried again later, with a growing delay.
+        """
         files = self.files
         assert files is not None
-        assert entry.final is not None
+        recheck = not self.options.overwrite
+        deferred: list[_Entry] = []
+        async with send:
+            while self._queue or deferred:
+                now = time.monotonic()
+                ready = [e for e in deferred if e.not_before <= now]
+                if not self._queue and not ready:
+                    await anyio.sleep(min(e.not_before for e in deferred) - now)
+                    continue
+                deferred = [e for e in deferred if e.not_before > now]
+                while self._queue and len(ready) < defaults.DOWNLOAD_CLAIM_BATCH:
+                    ready.append(self._queue.popleft())
+                requests = [(e.final or '', e.item, e.item.source, recheck) for e in ready]
+                outcomes = await self._fs(files.claim_many, requests)
+                pending = list(zip(ready, outcomes, strict=True))
+                try:
+                    while pending:
+                        entry, outcome = pending[0]
+                        if outcome == BUSY and not self._lock_timed_out(entry):
+                            entry.not_before = time.monotonic() + entry.poll
+                            entry.poll = min(entry.poll * 2, 1.0)
+                            deferred.append(entry)
+                        else:
+                            await send.send((entry, outcome))
+                        pending.pop(0)
+                finally:
+                    await self._release_unused(pending)
+
+    def _lock_timed_out(self, entry: _Entry) -> bool:
+        now = time.monotonic()
+        if entry.busy_since is None:
+            entry.busy_since = now
+        return now - entry.busy_since > defaults.DOWNLOAD_LOCK_TIMEOUT
+
+    async def _release_unused(self, claimed: Iterable[_Claimed]) -> None:
+        """Release claims that no worker will use (cancellation)."""
+        files = self.files
+        assert files is not None
+        claims = [c for _, c in claimed if isinstance(c, Claim)]
+        if claims:
+            with anyio.CancelScope(shield=True):
+                for claim in claims:
+                    await self._fs(files.abandon, claim, False)
+
+    async def _worker(self, receive: MemoryObjectReceiveStream[_Claimed]) -> None:
+        """Download claimed targets one after the other."""
+        async with receive:
+            async for entry, outcome in receive:
+                result = await self._download(entry, outcome)
+                await self._record(entry, result)
+
+    async def _download(
+        self, entry: _Entry, outcome: Claim | str | BaseException | None
+    ) -> DownloadResult:
+        """Download one claimed entry (or report why it could not be claimed)."""
+        files = self.files
+        assert files is not None
         item = entry.item
-        try:
-            claim = await self._fs(
-                files.claim, entry.final, item, item.source, not self.options.overwrite
-            )
-        except (OSError, UnsafePathError) as exc:
-            error = exc if isinstance(exc, UnsafePathError) else _local_error(item, exc)
+        if isinstance(outcome, BaseException):
+            if isinstance(outcome, TransferError):
+                error: TransferError = outcome
+            elif isinstance(outcome, OSError):
+                error = _local_error(item, outcome)
+            else:
+                raise outcome
             return DownloadResult(item=item, status='failed', error=error)
-        if claim == BUSY:
-            now = time.monotonic()
-            if entry.busy_since is None:
-                entry.busy_since = now
-            elif now - entry.busy_since > defaults.DOWNLOAD_LOCK_TIMEOUT:
-                error = DownloadError(
-                    f'{item.label} is locked by another download for too long: {entry.final}',
-                    value=entry.final,
-                )
-                return DownloadResult(item=item, status='failed', error=error)
-            return None
-        if claim == SKIP:
+        if outcome == BUSY:
+            error = DownloadError(
+                f'{item.label} is locked by another download for too long: {entry.final}',
+                value=entry.final,
+            )
+            return DownloadResult(item=item, status='failed', error=error)
+        if outcome == SKIP:
             return _skipped(entry)
-        assert isinstance(claim, Claim)
+        assert isinstance(outcome, Claim)
+        claim = outcome
         state = _Attempt(started=time.perf_counter())
         try:
             result = await self._fetch(item, claim, state)
@@ -373,8 +540,9 @@ class TransferJob:
                 await self._fs(files.abandon, claim, _resumable(item))
             raise
         if claim.fd >= 0:
+            keep = _resumable(item) and not isinstance(result.error, IntegrityError)
             with anyio.CancelScope(shield=True):
-                await self._fs(files.abandon, claim, _resumable(item) and result.error is None)
+                await self._fs(files.abandon, claim, keep)
         return result
 
     def _failed(self, item: DownloadItem, state: _Attempt, error: TransferError) -> DownloadResult:
@@ -397,7 +565,8 @@ class TransferJob:
             try:
                 await self._receive(item, claim, buffer, state)
                 batch = buffer.take()
-                bad = await self._fs(files.finish, claim, batch, item)
+                assert self._finisher is not None
+                bad = await self._finisher.finish(claim, batch, item)
                 self._add_bytes(batch)
             except Restart:
                 buffer.take()
@@ -449,7 +618,7 @@ class TransferJob:
         offset = claim.offset + buffer.size
         validator = claim.validator if offset else None
         opened = self._source(item).open(item, offset, validator)
-        async with self._host_limit(item.host), opened as body:
+        async with self._requests, self._host_limit(item.host), opened as body:
             if not body.partial:
                 if offset:
                     buffer.take()
@@ -503,6 +672,24 @@ class TransferJob:
         if not claim.meta_written and claim.validator and _resumable(item):
             await self._fs(files.save_state, claim, item.source, item.size)
         await self._fs(files.write, claim, batch)
+
+
+def _drain(stream: MemoryObjectReceiveStream[_Claimed]) -> list[_Claimed]:
+    """Whatever is still buffered in ``stream``."""
+    out: list[_Claimed] = []
+    while True:
+        try:
+            out.append(stream.receive_nowait())
+        except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
+            return out
+
+
+def _default_per_host(todo: list[_Entry]) -> int:
+    """Per-host limit for a job: higher when most files are small (latency-bound) ones."""
+    sizes = sorted(e.item.size for e in todo if e.item.size is not None)
+    if sizes and sizes[len(sizes) // 2] <= defaults.DOWNLOAD_SMALL_FILE:
+        return defaults.DOWNLOAD_PER_HOST_SMALL
+    return defaults.DOWNLOAD_PER_HOST
 
 
 def _failed_early(item: DownloadItem, error: TransferError) -> DownloadResult:

@@ -143,6 +143,18 @@ class FileSide:
             raise
         return claim
 
+    def claim_many(
+        self, requests: list[tuple[str, DownloadItem, str, bool]]
+    ) -> list[Claim | str | BaseException | None]:
+        """:meth:`claim` for several targets in one call; errors are returned in place."""
+        out: list[Claim | str | BaseException | None] = []
+        for final, item, source, recheck in requests:
+            try:
+                out.append(self.claim(final, item, source, recheck))
+            except (OSError, UnsafePathError) as exc:
+                out.append(exc)
+        return out
+
     def _resume_or_truncate(self, claim: Claim, item: DownloadItem, source: str) -> None:
         size = os.fstat(claim.fd).st_size
         state = None
@@ -204,6 +216,18 @@ class FileSide:
         os.close(claim.fd)
         claim.fd = -1
         return None
+
+    def finish_many(
+        self, jobs: list[tuple[Claim, list[bytes], DownloadItem]]
+    ) -> list[str | OSError | None]:
+        """:meth:`finish` for several downloads in one call; OS errors are returned in place."""
+        out: list[str | OSError | None] = []
+        for claim, chunks, item in jobs:
+            try:
+                out.append(self.finish(claim, chunks, item))
+            except OSError as exc:
+                out.append(exc)
+        return out
 
     def reset(self, claim: Claim) -> None:
         """Empty the part file and forget its state (the download starts over)."""

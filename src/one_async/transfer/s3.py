@@ -19,7 +19,14 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from one_async.defaults import DOWNLOAD_CHUNK_SIZE, HTTP_CONNECT_TIMEOUT, HTTP_READ_TIMEOUT
 from one_async.exceptions import DownloadError
-from one_async.transfer.http import Body, HttpSource, Restart, Retryable, _on_asyncio
+from one_async.transfer.http import (
+    AiohttpSource,
+    Body,
+    HttpSource,
+    Restart,
+    Retryable,
+    _on_asyncio,
+)
 from one_async.transfer.records import DownloadItem
 
 __all__ = ['S3Config', 'open_s3_source']
@@ -129,7 +136,7 @@ class _AioS3Source:
 class _PresignedS3Source:
     """Reads objects over HTTP from locally presigned (or plain, anonymous) URLs."""
 
-    def __init__(self, client: Any, http: HttpSource) -> None:
+    def __init__(self, client: Any, http: HttpSource | AiohttpSource) -> None:
         self.client = client
         self.http = http
 
@@ -146,7 +153,11 @@ class _PresignedS3Source:
 
 @asynccontextmanager
 async def open_s3_source(
-    config: S3Config, *, buckets: set[str], max_connections: int, http: HttpSource
+    config: S3Config,
+    *,
+    buckets: set[str],
+    max_connections: int,
+    http: HttpSource | AiohttpSource,
 ) -> AsyncIterator[_AioS3Source | _PresignedS3Source]:
     """The S3 source of a job: aioboto3 on asyncio, presigned URLs over ``http`` elsewhere."""
     from botocore import UNSIGNED
