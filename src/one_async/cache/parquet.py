@@ -167,8 +167,8 @@ def read_table_info(path: str | Path) -> TableInfo:
         except ValueError:
             index = ()
     try:
-        schema = pl.Schema(pl.from_arrow(arrow_schema.empty_table()).schema)  # type: ignore[union-attr]
-    except (pl.exceptions.PolarsError, pa.ArrowException, TypeError) as exc:
+        schema = pl.scan_parquet(source).collect_schema()  # the schema scans will produce
+    except (pl.exceptions.PolarsError, OSError) as exc:
         raise CacheTableError(f'{path}: unsupported column types: {exc}', value=str(path)) from exc
     return TableInfo(
         name=path.stem,
@@ -274,7 +274,9 @@ def to_arrow(frame: pl.DataFrame) -> pa.Table:
     table = frame.to_arrow(compat_level=pl.CompatLevel.oldest())
     if 'qc' in frame.columns and frame.schema['qc'] == QC_DTYPE:
         codes = frame.get_column('qc').to_physical().cast(pl.Int8).to_arrow()
-        qc = pa.DictionaryArray.from_arrays(codes, pa.array(QC_LEVELS), ordered=True)
+        levels = pl.Series(QC_LEVELS).to_arrow(compat_level=pl.CompatLevel.oldest())
+        # (pa.array() on a list would import pandas to check for pandas objects)
+        qc = pa.DictionaryArray.from_arrays(codes, levels.cast(pa.string()), ordered=True)
         table = table.set_column(table.column_names.index('qc'), 'qc', qc)
     return table
 

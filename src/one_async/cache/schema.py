@@ -260,6 +260,7 @@ def _checked(column: str, source: pl.DataType, target: pl.DataType, table: str) 
         or source.is_numeric()
         or source == pl.String
         or source == pl.Boolean
+        or source == pl.Null
         or isinstance(source, (pl.Categorical, pl.Enum, pl.Datetime, pl.Date))
     )
     if not allowed:
