@@ -173,3 +173,14 @@ def test_record_loaded_ids(tmp_path: Path, data: SyntheticData) -> None:
     assert path is not None
     assert path.read_text().splitlines() == ['dataset_uuid', *sorted(ids)]
     assert tables.loaded_ids == []
+
+
+def test_session_path_filled_from_sessions(tmp_path: Path, data: SyntheticData) -> None:
+    data.write_tables(tmp_path, layout='one2')
+    tables = CacheTables.open(tmp_path)
+    other = generate(2, seed=31)
+    records = other.cache_datasets()  # no session_path column
+    tables.update(sessions=other.cache_sessions(), datasets=records)
+    added = tables.frame('datasets').join(records.select('eid', 'id'), on=['eid', 'id'])
+    expected = other.datasets.select('id', 'session_path').sort('id')
+    assert added.select('id', 'session_path').sort('id').equals(expected)

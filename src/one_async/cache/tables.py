@@ -37,7 +37,7 @@ import polars as pl
 from one_async import defaults
 from one_async.cache.metadata import CacheMeta
 from one_async.cache.parquet import TableInfo, file_fingerprint, read_table_info, scan_table
-from one_async.cache.schema import INDEX_COLUMNS, empty_table, normalise_frame
+from one_async.cache.schema import INDEX_COLUMNS, empty_table, normalise_frame, session_path_expr
 from one_async.exceptions import CacheTableError, CacheWarning, InvalidArgument
 
 __all__ = ['CacheTables', 'Records', 'conform_records', 'table_key', 'upsert']
@@ -334,7 +334,9 @@ class CacheTables:
         **records
             Records by table name (``sessions=...``, ``datasets=...``).  A record whose key
             (``id``, or ``(eid, id)`` for datasets) is already in the table replaces that row;
-            the others are inserted.  Of duplicated keys in the records the first wins.
+            the others are inserted.  Of duplicated keys in the records the first wins.  When
+            the datasets table has a ``session_path`` column, records without one get it from
+            their session (ONE 2.9 leaves it empty); pass sessions before their datasets.
 
         Returns
         -------
@@ -357,6 +359,8 @@ class CacheTables:
                 self._check_name(name)
                 current = self.frame(name)
                 new = conform_records(name, current, new, strict=strict)
+                if name == 'datasets' and new.get_column('session_path', default=None) is not None:
+                    new = self._fill_session_paths(new)
                 key = table_key(name, current.columns)
                 if key:
                     new = new.unique(subset=list(key), keep='first', maintain_order=True)
@@ -370,6 +374,16 @@ class CacheTables:
         if updated is not None:
             self.meta.modified_time = updated
         return updated
+
+    def _fill_session_paths(self, datasets: pl.DataFrame) -> pl.DataFrame:
+        """Fill missing ``session_path`` values from the sessions table (ONE 2.9 leaves NaN)."""
+        if not datasets['session_path'].has_nulls():
+            return datasets
+        paths = self.frame('sessions').select(pl.col('id').alias('eid'), session_path_expr())
+        filled = datasets.join(paths, on='eid', how='left', suffix='_', maintain_order='left')
+        return filled.with_columns(pl.col('session_path').fill_null(pl.col('session_path_'))).drop(
+            'session_path_'
+        )
 
     async def aupdate(self, *, strict: bool = False, **records: Records) -> datetime | None:
         """:meth:`update` in a worker thread."""
