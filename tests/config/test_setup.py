@@ -96,6 +96,14 @@ def test_silent_never_prompts_even_on_a_terminal(monkeypatch: pytest.MonkeyPatch
 
 
 @pytest.mark.usefixtures('no_prompt')
+def test_the_silent_variable_never_prompts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, 'stdin', Terminal())
+    monkeypatch.setenv('ONE_SILENT', 'true')
+    setup(URL, username='gina')
+    assert resolve_settings().username == 'gina'
+
+
+@pytest.mark.usefixtures('no_prompt')
 def test_passwords_make_the_file_private_and_never_print(
     config_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

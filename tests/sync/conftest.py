@@ -88,6 +88,9 @@ class AsyncSample:
     async def call_back(self, callback: Callable[[], Any]) -> Any:
         return callback()
 
+    async def in_worker(self, callback: Callable[[], Any]) -> Any:
+        return await anyio.to_thread.run_sync(callback)
+
     def double(self, x: int) -> int:
         """A plain method."""
         return 2 * x

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import inspect
+import signal
 import subprocess
 import sys
 import textwrap
@@ -93,8 +94,14 @@ def test_async_context_managers_become_sync(sample: Sample, log: list[str]) -> N
 
 
 def test_undeclared_members_are_completed_at_run_time(sample: Sample) -> None:
-    assert missing_declarations(Sample) == ['call_back', 'fail', 'stream', 'thread_id',
-                                            'wait_forever']  # fmt: skip
+    assert missing_declarations(Sample) == [
+        'call_back',
+        'fail',
+        'in_worker',
+        'stream',
+        'thread_id',
+        'wait_forever',
+    ]
     assert sample.thread_id() == sample.portal.thread.ident
     assert 'aclose' not in dir(Sample)  # closing goes through close()
     assert inspect.signature(sample.fail) == inspect.signature(AsyncSample().fail)
@@ -351,6 +358,15 @@ def test_callbacks_from_the_loop_get_an_error_not_a_deadlock(sample: Sample) -> 
     assert sample.call_back(lambda: sample.double(2)) == 4
 
 
+def test_worker_threads_of_the_loop_may_call_but_not_close(sample: Sample) -> None:
+    # A worker thread (anyio.to_thread) leaves the loop free: sync calls work there ...
+    assert sample.in_worker(lambda: sample.search('w', limit=1)) == ['w']
+    # ... but closing would wait for the loop, which waits for this worker.
+    with pytest.raises(SyncCallError, match='worker threads'):
+        sample.in_worker(sample.close)
+    assert not sample.closed
+
+
 def test_many_threads_share_one_facade(sample: Sample) -> None:
     errors: list[BaseException] = []
     results: list[list[str]] = []
@@ -406,3 +422,21 @@ def test_generic_facade_without_declarations(backend: str) -> None:
     with Misc(AsyncMisc, backend=backend) as misc:
         assert list(misc.numbers()) == [1]
         assert missing_declarations(Misc) == ['numbers']
+
+
+@pytest.mark.skipif(sys.platform == 'win32', reason='signals to a thread need POSIX')
+def test_ctrl_c_during_a_sync_method_cancels_its_coroutine(sample: Sample, log: list[str]) -> None:
+    assert threading.current_thread() is threading.main_thread()
+    started = threading.Event()
+
+    def press_ctrl_c() -> None:
+        started.wait(20)
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    interrupter = threading.Thread(target=press_ctrl_c)
+    interrupter.start()
+    with pytest.raises(KeyboardInterrupt):
+        sample.wait_forever(started)
+    interrupter.join()
+    assert log == ['wait_forever cleaned up']
+    assert sample.search('still usable', limit=1) == ['still usable']

@@ -91,7 +91,7 @@ def setup(
         Make this database the one used when no URL is given (default: ask, or yes when no
         default exists yet).
     silent
-        Never prompt.
+        Never prompt (nor does ``ONE_SILENT=true`` or ``silent = true`` in the file).
     config_file, one_params_dir
         As in :func:`~one_async.config.settings.resolve_settings`.
     **settings
@@ -109,8 +109,8 @@ def setup(
         An unknown setting or an invalid value (nothing is written).
     """
     path = config_path(config_file)
-    interactive = not silent and is_interactive()
     current = _resolve({'base_url': base_url}, path, one_params_dir, require_file=False)
+    interactive = not (silent or current.silent) and is_interactive()
 
     if interactive:
         base_url = _ask('Alyx database URL', current.base_url)

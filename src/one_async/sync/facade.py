@@ -50,7 +50,15 @@ from typing import Any, ClassVar, Concatenate, Generic, ParamSpec, TypeVar, over
 
 from one_async import defaults
 from one_async.exceptions import InvalidArgument, SyncCallError
-from one_async.sync.portal import CallGroup, Portal, SyncContextManager, SyncIterator, to_sync
+from one_async.sync.portal import (
+    CallGroup,
+    Portal,
+    SyncContextManager,
+    SyncIterator,
+    blocks_loop,
+    finalize_soon,
+    to_sync,
+)
 
 __all__ = [
     'SyncFacade',
@@ -366,16 +374,14 @@ class _FacadeState:
         self.lifetime = lifetime
         self.group = CallGroup()
         self.closed = False
+        self._lock = threading.Lock()
 
     def close(self) -> None:
-        self.closed = True
-        if self.portal.in_loop_thread():
-            # Collected inside the loop: closing waits for the loop, so do it from elsewhere.
-            threading.Thread(target=self._close, name='one_async-close', daemon=True).start()
-            return
-        self._close()
-
-    def _close(self) -> None:
+        """Cancel calls in flight, close the async object, stop the owned loop (once)."""
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
         try:
             self.group.cancel_all(defaults.SYNC_CLOSE_TIMEOUT)
             self.lifetime.__exit__(None, None, None)
@@ -428,9 +434,10 @@ class SyncFacade(Generic[A]):
     Notes
     -----
     Subclass as ``class One(SyncFacade[AsyncOne])``; the class keyword ``auto=False`` turns off
-    the run-time completion of undeclared methods.  Instance attributes of subclasses must start
-    with ``_``: public names are forwarded to the async object.  The async object must not keep a
-    reference to its facade, or garbage collection cannot close it before the interpreter exits.
+    the run-time completion of undeclared methods.  Setting a public name that the async object
+    has sets it there; other names (and every ``_`` name) stay on the facade.  The async object
+    must not keep a reference to its facade, or garbage collection cannot close it before the
+    interpreter exits.
     """
 
     __async_class__: ClassVar[type[Any] | None] = None
@@ -495,7 +502,7 @@ class SyncFacade(Generic[A]):
         state = _FacadeState(portal, owns_portal, lifetime)
         object.__setattr__(self, '_async_object', obj)
         object.__setattr__(self, '_state', state)
-        object.__setattr__(self, '_finalizer', weakref.finalize(self, state.close))
+        object.__setattr__(self, '_finalizer', weakref.finalize(self, finalize_soon, state.close))
 
     # --- calls ---------------------------------------------------------------------------------
 
@@ -522,13 +529,21 @@ class SyncFacade(Generic[A]):
         """Cancel calls in flight, close the async object, then stop the loop thread (if owned).
 
         Later calls raise :class:`~one_async.exceptions.SyncCallError`.  Closing twice is a no-op.
+
+        Raises
+        ------
+        SyncCallError
+            When called from the facade's loop thread or one of its worker threads (e.g. in a
+            callback), which closing would wait for.
         """
-        if self._state.portal.in_loop_thread():
+        if blocks_loop(self._state.portal.thread.ident):
             raise SyncCallError(
-                f'{type(self).__name__}.close() was called from its own event loop thread',
+                f'{type(self).__name__}.close() was called from its own event loop thread or '
+                'one of its worker threads; close it from outside the loop',
                 value=threading.current_thread().name,
             )
-        self._finalizer()
+        self._finalizer.detach()
+        self._state.close()
 
     def __enter__(self: T) -> T:
         return self
@@ -562,6 +577,7 @@ class SyncFacade(Generic[A]):
         if (
             not name.startswith('_')
             and not hasattr(type(self), name)
+            and '_async_object' in self.__dict__
             and hasattr(self._async_object, name)
         ):
             setattr(self._async_object, name, value)

@@ -14,6 +14,8 @@ Guarantees:
   clean-up, then propagates.
 - The thread never outlives the portal: :meth:`Portal.close`, the context manager, or a
   ``weakref.finalize`` (garbage collection, interpreter exit) stops the loop and joins the thread.
+  Collection in a thread other than the main one hands the closing to a short-lived thread, so
+  that the collecting thread (possibly the loop's own, or a worker it waits for) never blocks.
 - Async iterators and async context managers become :class:`SyncIterator` and
   :class:`SyncContextManager`, whose steps run in the loop.
 """
@@ -37,11 +39,20 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 import anyio
+import anyio.from_thread
 
 from one_async import defaults
 from one_async.exceptions import InvalidArgument, SyncCallError
 
-__all__ = ['CallGroup', 'Portal', 'SyncContextManager', 'SyncIterator', 'to_sync']
+__all__ = [
+    'CallGroup',
+    'Portal',
+    'SyncContextManager',
+    'SyncIterator',
+    'blocks_loop',
+    'finalize_soon',
+    'to_sync',
+]
 
 _logger = logging.getLogger('one_async.sync')
 
@@ -262,6 +273,31 @@ def _wait(
         raise
 
 
+def finalize_soon(close: Callable[[], object]) -> None:
+    """Run a garbage-collection finalizer without blocking the collecting thread.
+
+    Closing waits for an event loop; the collector may be any thread, including that loop's
+    own thread or one of its worker threads, which the loop may be waiting for.  So only the
+    main thread (where interpreter-exit finalizers run) closes in place; other threads hand the
+    work to a new non-daemon thread, which the interpreter waits for before exiting.
+    """
+    if threading.current_thread() is threading.main_thread():
+        close()
+    else:
+        threading.Thread(target=close, name='one_async-finalizer').start()
+
+
+def blocks_loop(thread_id: int | None) -> bool:
+    """True when the calling thread is the loop thread ``thread_id`` or one of its anyio worker
+    threads: waiting there for the loop to finish could deadlock."""
+    if threading.get_ident() == thread_id:
+        return True
+    try:
+        return bool(anyio.from_thread.run_sync(threading.get_ident) == thread_id)
+    except RuntimeError:  # not an anyio worker thread (or its loop has ended)
+        return False
+
+
 class Portal:
     """An anyio event loop in a daemon thread, and the door sync code calls coroutines through.
 
@@ -287,7 +323,7 @@ class Portal:
                 f'backend must be one of {_BACKENDS}, got {backend!r}', value=backend
             )
         self._loop = _Loop(backend, backend_options, name or f'one_async-{backend}-portal')
-        self._finalizer = weakref.finalize(self, self._loop.stop)
+        self._finalizer = weakref.finalize(self, finalize_soon, self._loop.stop)
 
     def __repr__(self) -> str:
         state = 'closed' if self.closed else 'running'
@@ -374,13 +410,21 @@ class Portal:
         return to_sync(self, value, group)
 
     def close(self) -> None:
-        """Stop the loop (cancelling whatever still runs in it) and join its thread."""
-        if self.in_loop_thread():
+        """Stop the loop (cancelling whatever still runs in it) and join its thread.
+
+        Raises
+        ------
+        SyncCallError
+            When called from the loop's thread or one of its worker threads, which the loop
+            would wait for.
+        """
+        if blocks_loop(self._loop.thread_id):
             raise SyncCallError(
-                'A portal cannot be closed from its own event loop thread',
+                'A portal cannot be closed from its own event loop thread or its worker threads',
                 value=threading.current_thread().name,
             )
-        self._finalizer()
+        self._finalizer.detach()
+        self._loop.stop()
 
     def __enter__(self) -> Portal:
         return self
