@@ -125,7 +125,7 @@ def read_config_file(path: Path) -> dict[str, Any] | None:
 
 # --- TOML writing (the standard library only reads it) -------------------------------------
 
-_BARE_KEY = re.compile(r'^[A-Za-z0-9_-]+$')
+_BARE_KEY = re.compile(r'[A-Za-z0-9_-]+')
 _ESCAPES = {
     '"': '\\"',
     '\\': '\\\\',
@@ -150,7 +150,7 @@ def _toml_string(text: str) -> str:
 
 
 def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.match(key) else _toml_string(key)
+    return key if _BARE_KEY.fullmatch(key) else _toml_string(key)
 
 
 def _plain(value: Any) -> Any:
