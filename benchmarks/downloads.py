@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> None:
                     runs[tool].append(run)
         finally:
             server.stop()
-        base = runs['one']
+        base = runs.get('one') or runs[tools[0]]
         for tool in tools:
             r = runs[tool]
             row = {

@@ -340,8 +340,6 @@ class TransferJob:
                 await self._record(entry, result)
             elif not entry.duplicate:
                 todo.append(entry)
-        if not self.options.overwrite:
-            todo = await self._skip_present(todo)
         if not todo:
             return
         self._per_host = self.options.per_host or _default_per_host(todo)
@@ -354,7 +352,7 @@ class TransferJob:
         workers = min(self.options.max_concurrency + spare, len(todo))
         finisher = self._finisher = _Finisher(self)
         send, receive = anyio.create_memory_object_stream[_Claimed](
-            defaults.DOWNLOAD_CLAIM_BATCH * 2
+            defaults.DOWNLOAD_CLAIM_BATCH * defaults.DOWNLOAD_CLAIMERS
         )
         leftovers = receive.clone()
         async with anyio.create_task_group() as runners:
@@ -362,7 +360,9 @@ class TransferJob:
                 runners.start_soon(finisher.run, receiver)
             try:
                 async with anyio.create_task_group() as tg:
-                    tg.start_soon(self._claimer, send)
+                    with send:
+                        for _ in range(defaults.DOWNLOAD_CLAIMERS):
+                            tg.start_soon(self._claimer, send.clone())
                     with receive:
                         for _ in range(workers):
                             tg.start_soon(self._worker, receive.clone())
@@ -406,46 +406,6 @@ class TransferJob:
                     http=self._http,
                 )
             )
-
-    async def _skip_present(self, todo: list[_Entry]) -> list[_Entry]:
-        """Report the targets already in place as skipped; return the others."""
-        files = self.files
-        assert files is not None
-        present: dict[int, bool] = {}
-
-        def check(batch: list[_Entry]) -> list[tuple[int, bool | TransferError]]:
-            out: list[tuple[int, bool | TransferError]] = []
-            for entry in batch:
-                assert entry.final is not None
-                try:
-                    out.append((entry.index, files.present(entry.final, entry.item)))
-                except UnsafePathError as exc:
-                    out.append((entry.index, exc))
-            return out
-
-        batches = [todo[i : i + 64] for i in range(0, len(todo), 64)]
-        errors: dict[int, TransferError] = {}
-
-        async def run(batch: list[_Entry]) -> None:
-            for index, found in await self._fs(check, batch):
-                if isinstance(found, TransferError):
-                    errors[index] = found
-                else:
-                    present[index] = found
-
-        async with anyio.create_task_group() as tg:
-            for batch in batches:
-                tg.start_soon(run, batch)
-        remaining = []
-        for entry in todo:
-            if entry.index in errors:
-                failed = _failed_early(entry.item, errors[entry.index])
-                await self._record(entry, failed)
-            elif present.get(entry.index):
-                await self._record(entry, _skipped(entry))
-            else:
-                remaining.append(entry)
-        return remaining
 
     async def _claimer(self, send: MemoryObjectSendStream[_Claimed]) -> None:
         """Lock targets a few at a time (one thread hop each) and pass them to the workers.

@@ -108,11 +108,14 @@ class FileSide:
     def claim(self, final: str, item: DownloadItem, source: str, recheck: bool) -> Claim | str:
         """Take the lock of ``final``: a :class:`Claim`, :data:`BUSY` or :data:`SKIP`.
 
-        ``recheck`` looks for the target again once locked (another holder may just have placed
-        it).  A part file left by an earlier job is resumed when its ``.json`` state names the
-        same ``source`` and size, else truncated.
+        With ``recheck`` a target already in place (right size, and md5 when checked) is
+        skipped, before locking and again once locked (another holder may just have placed it).
+        A part file left by an earlier job is resumed when its ``.json`` state names the same
+        ``source`` and size, else truncated.
         """
         self._ensure_dir(os.path.dirname(final))
+        if recheck and os.path.lexists(final) and self.present(final, item):
+            return SKIP
         part = final + PART_SUFFIX
         while True:
             try:

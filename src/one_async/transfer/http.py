@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+import aiohttp
 import httpx
 
 from one_async.defaults import DOWNLOAD_CHUNK_SIZE, HTTP_CONNECT_TIMEOUT, HTTP_READ_TIMEOUT
@@ -326,11 +327,8 @@ class AiohttpSource:
         headers: Mapping[str, str] | None,
         verify: bool,
     ) -> None:
-        import aiohttp
-
-        self._aiohttp = aiohttp
-        tls: ssl.SSLContext | bool = _default_ssl_context() if verify else False
-        connector = aiohttp.TCPConnector(limit=max_connections, limit_per_host=0, ssl=tls)
+        # True: aiohttp's own verifying context (built once, when aiohttp is imported).
+        connector = aiohttp.TCPConnector(limit=max_connections, limit_per_host=0, ssl=verify)
         self._auth = _basic(*auth) if auth else None
         self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=HTTP_CONNECT_TIMEOUT, sock_read=HTTP_READ_TIMEOUT
