@@ -117,6 +117,35 @@ class FileSide:
         if recheck and os.path.lexists(final) and self.present(final, item):
             return SKIP
         part = final + PART_SUFFIX
+        locked = self._lock_part(part)
+        if locked is None:
+            return BUSY
+        fd, fresh = locked
+        claim = Claim(final, part, fd)
+        try:
+            if recheck and os.path.lexists(final) and self.present(final, item):
+                self._drop(claim)
+                return SKIP
+            if not fresh:
+                self._resume_or_truncate(claim, item, source)
+        except BaseException:
+            self._drop(claim)
+            raise
+        return claim
+
+    @staticmethod
+    def _lock_part(part: str) -> tuple[int, bool] | None:
+        """Open ``part`` locked, and whether it was just created; None when another holder
+        has it locked."""
+        try:  # the common case, a new file: no one else can have it, no identity check needed
+            fd = os.open(part, _OPEN_FLAGS | os.O_EXCL, 0o644)
+        except FileExistsError:
+            pass
+        else:
+            if _try_lock(fd):
+                return fd, True
+            os.close(fd)
+            return None
         while True:
             try:
                 fd = os.open(part, _OPEN_FLAGS, 0o644)
@@ -126,25 +155,15 @@ class FileSide:
                 raise
             if not _try_lock(fd):
                 os.close(fd)
-                return BUSY
+                return None
             # The previous holder may have renamed or removed this inode before we got the lock.
             try:
                 same = os.path.samestat(os.fstat(fd), os.stat(part))
             except FileNotFoundError:
                 same = False
             if same:
-                break
+                return fd, False
             os.close(fd)
-        claim = Claim(final, part, fd)
-        try:
-            if recheck and os.path.lexists(final) and self.present(final, item):
-                self._drop(claim)
-                return SKIP
-            self._resume_or_truncate(claim, item, source)
-        except BaseException:
-            self._drop(claim)
-            raise
-        return claim
 
     def claim_many(
         self, requests: list[tuple[str, DownloadItem, str, bool]]
@@ -159,7 +178,7 @@ class FileSide:
         return out
 
     def _resume_or_truncate(self, claim: Claim, item: DownloadItem, source: str) -> None:
-        size = os.fstat(claim.fd).st_size
+        size = os.lseek(claim.fd, 0, os.SEEK_END)
         state = None
         if size:
             try:
