@@ -267,6 +267,9 @@ def run_once(
     a third of the CPU in ``recently_deleted``), which would blur the comparison.
     """
     _runs[0] += 1
+    # Start from a clean page cache: dirty data left by the previous run (ONE never flushes
+    # its files) would otherwise be written back during this one.
+    os.sync()
     target = DATA / 'targets' / f'{tool}-{scenario}-{_runs[0]}'
     job = {
         'target': str(target),

@@ -98,23 +98,23 @@ DOWNLOAD_SMALL_FILE: Final = 1024 * 1024
 """Files up to this size are received whole in memory, then written, hashed and placed in one
 thread hop; larger ones are written in ``DOWNLOAD_WRITE_BATCH`` pieces as they arrive."""
 
-DOWNLOAD_FILE_THREADS: Final = 4
+DOWNLOAD_FILE_THREADS: Final = 12
 """Threads doing the file side of a transfer job (write, md5, fsync, rename, existence checks):
 mostly waiting on the disk (file creation and fsync wait for journal commits), so they overlap."""
 
-DOWNLOAD_FINISH_RUNNERS: Final = 2
+DOWNLOAD_FINISH_RUNNERS: Final = 6
 """Tasks placing finished downloads, each handing batches of them to one thread at a time."""
 
-DOWNLOAD_FINISH_BATCH: Final = 32
+DOWNLOAD_FINISH_BATCH: Final = 16
 """Most finished downloads placed in one thread hop."""
 
 DOWNLOAD_FSYNC: Final = True
 """Flush each downloaded file to disk before renaming it to its final name."""
 
-DOWNLOAD_CLAIM_BATCH: Final = 16
+DOWNLOAD_CLAIM_BATCH: Final = 8
 """Targets locked (their part files created) in one thread hop."""
 
-DOWNLOAD_CLAIMERS: Final = 2
+DOWNLOAD_CLAIMERS: Final = 6
 """Tasks claiming targets for the workers of a job, each one thread hop at a time."""
 
 DOWNLOAD_INTEGRITY_RETRIES: Final = 1

@@ -13,11 +13,13 @@ Every function here blocks (file system calls, hashing): the engine runs them in
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, cast
 
 from one_async.defaults import PART_SUFFIX
 from one_async.exceptions import UnsafePathError
@@ -35,6 +37,23 @@ SKIP: Final = 'skip'
 
 _OPEN_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, 'O_CLOEXEC', 0) | getattr(os, 'O_NOFOLLOW', 0)
 _META_SUFFIX = '.json'
+
+
+def _load_syncfs() -> Callable[[int], int] | None:
+    """Linux's ``syncfs(fd)`` (flush the whole file system holding ``fd``), where available."""
+    if not sys.platform.startswith('linux'):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        function = libc.syncfs
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int]
+    function.restype = ctypes.c_int
+    return cast('Callable[[int], int]', function)
+
+
+_syncfs = _load_syncfs()
 
 if sys.platform == 'win32':  # pragma: no cover - exercised on Windows only
     import msvcrt
@@ -224,32 +243,74 @@ class FileSide:
         Returns None once placed.  On a size or md5 mismatch nothing is placed, the lock is
         kept and the mismatch (as the md5 found) is returned, for the caller to retry or drop.
         """
-        self.write(claim, chunks)
-        if check.size is not None and claim.digest.size != check.size:
-            return f'size {claim.digest.size}'
-        if check.md5 is not None and claim.digest.hexdigest() != check.md5:
-            return f'md5 {claim.digest.hexdigest()}'
-        if self.fsync:
-            os.fsync(claim.fd)
+        (outcome,) = self.finish_many([(claim, chunks, check)])
+        if isinstance(outcome, OSError):
+            raise outcome
+        return outcome
+
+    def finish_many(
+        self, jobs: list[tuple[Claim, list[bytes], DownloadItem]]
+    ) -> list[str | OSError | None]:
+        """:meth:`finish` for several downloads in one call; OS errors are returned in place.
+
+        Every file is written and verified first, then all are flushed to disk together, then
+        renamed: on Linux one ``syncfs`` flushes the batch with a single journal commit, where
+        one ``fsync`` per file would wait for a commit each (the bottleneck for many small
+        files).  Elsewhere, or if ``syncfs`` fails, each file is fsynced.
+        """
+        out: list[str | OSError | None] = []
+        verified: list[Claim] = []
+        for claim, chunks, check in jobs:
+            try:
+                self.write(claim, chunks)
+            except OSError as exc:
+                out.append(exc)
+                continue
+            if check.size is not None and claim.digest.size != check.size:
+                out.append(f'size {claim.digest.size}')
+            elif check.md5 is not None and claim.digest.hexdigest() != check.md5:
+                out.append(f'md5 {claim.digest.hexdigest()}')
+            else:
+                out.append(None)
+                verified.append(claim)
+        failed = self._flush(verified) if self.fsync else {}
+        position = 0
+        for index, outcome in enumerate(out):
+            if outcome is not None:
+                continue
+            claim = verified[position]
+            position += 1
+            if claim.fd in failed:
+                out[index] = failed[claim.fd]
+                continue
+            try:
+                self._place(claim)
+            except OSError as exc:
+                out[index] = exc
+        return out
+
+    @staticmethod
+    def _flush(claims: list[Claim]) -> dict[int, OSError]:
+        """Make the bytes of ``claims`` durable; the errors met, by file descriptor."""
+        if len(claims) > 1 and _syncfs is not None and _syncfs(claims[0].fd) == 0:
+            return {}
+        failed: dict[int, OSError] = {}
+        for claim in claims:
+            try:
+                os.fsync(claim.fd)
+            except OSError as exc:
+                failed[claim.fd] = exc
+        return failed
+
+    @staticmethod
+    def _place(claim: Claim) -> None:
+        """Rename the verified, flushed part file to its final name and release the lock."""
         os.replace(claim.part, claim.final)
         if claim.meta_written:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(claim.part + _META_SUFFIX)
         os.close(claim.fd)
         claim.fd = -1
-        return None
-
-    def finish_many(
-        self, jobs: list[tuple[Claim, list[bytes], DownloadItem]]
-    ) -> list[str | OSError | None]:
-        """:meth:`finish` for several downloads in one call; OS errors are returned in place."""
-        out: list[str | OSError | None] = []
-        for claim, chunks, item in jobs:
-            try:
-                out.append(self.finish(claim, chunks, item))
-            except OSError as exc:
-                out.append(exc)
-        return out
 
     def reset(self, claim: Claim) -> None:
         """Empty the part file and forget its state (the download starts over)."""
