@@ -209,7 +209,6 @@ class InvalidPattern(InvalidArgument, re.error):
         self.msg = message
         self.pattern = None if value is _UNSET else value
         self.pos = None
-        self.lineno = self.colno = None
 
 
 class ArgumentTypeError(OneError, TypeError):

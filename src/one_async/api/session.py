@@ -1,0 +1,141 @@
+"""``AsyncOne``: ONE-api 2.9.0's ``One`` class as an async session over polars cache tables.
+
+Every public method of ONE's ``One`` is a coroutine here with the same name, parameters and
+defaults; results are the same, except that tables are polars DataFrames where ONE returns
+pandas (ONE's index levels as first columns), and single records are dicts.  Errors are the
+typed errors of :mod:`one_async.exceptions` (ALF errors keep ONE's names; bad arguments are
+``ValueError``/``TypeError`` subclasses naming the value).
+
+Usage::
+
+    async with AsyncOne(cache_dir='/data/one') as one:
+        eids = await one.search(subject='KS005', dataset='trials')
+        trials = await one.load_object(eids[0], 'trials')
+
+Tables open on entry (footers only: rows are read by the first query needing them); outside
+``async with`` they open on first use, and :meth:`AsyncOne.aclose` releases them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from functools import partial
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import anyio.to_thread
+
+from one_async.exceptions import CacheWarning
+
+from .loading import LoadingMixin
+
+__all__ = ['AsyncOne']
+
+
+class AsyncOne(LoadingMixin):
+    """An async ONE session on a local cache (ONE-api 2.9.0's ``One``).
+
+    Parameters
+    ----------
+    cache_dir
+        Root folder of the data files (and, by default, of the cache tables).
+    mode
+        'local' (default: never reload the tables), 'auto' (reload them once older than
+        :attr:`cache_expiry`), 'refresh' (reload before every query) or 'remote' (needs an
+        Alyx server).  Most methods take a ``query_type`` overriding it for one call.
+    wildcards
+        When true (default), filters take shell wildcards (``*probe0?``) and ``search``
+        takes regular expressions; when false, filters take regular expressions and
+        ``search`` plain substrings (ONE's convention).
+    tables_dir
+        Folder of the cache tables, if not ``cache_dir``.
+
+    Raises
+    ------
+    InvalidArgument
+        No ``cache_dir``, or an unknown mode.
+    """
+
+    async def __aenter__(self) -> AsyncOne:
+        await self._tables_ready()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Release the tables (unsaved changes are dropped; call :meth:`save_cache` first).
+
+        The session may be used again afterwards: the tables are reopened on first use.
+        """
+        async with self._open_lock:
+            self._tables = None
+            self._shape = None
+            with self._index_lock:
+                self._index_cache = None
+            self._session_keys = None
+
+    async def save_cache(
+        self, save_dir: str | Path | None = None, force: bool = False
+    ) -> list[Path]:
+        """Write the tables modified since they were loaded (all with ``force``).
+
+        Tables are written atomically under an inter-process lock, to ``save_dir`` or the
+        folder they were read from (ONE writes to ``cache_dir``, which differs when
+        ``tables_dir`` is set), and are awaited (ONE saves in a background thread).
+
+        Returns
+        -------
+        list of pathlib.Path
+            The files written.
+        """
+        tables = await self._tables_ready()
+        return await tables.asave(save_dir, force=force)
+
+    async def save_loaded_ids(
+        self, sessions_only: bool = False, clear_list: bool = True
+    ) -> tuple[list[str], Path | None]:
+        """Write the IDs of the datasets loaded (with :attr:`record_loaded`) to a CSV file.
+
+        Returns
+        -------
+        list of str
+            The dataset (or, with ``sessions_only``, session) IDs.
+        pathlib.Path or None
+            The file, in the tables folder; None (and a warning) when nothing was loaded.
+        """
+        tables = await self._tables_ready()
+        if not tables.loaded_ids:
+            warnings.warn(
+                'No datasets loaded; check "record_loaded" attribute is True',
+                CacheWarning,
+                stacklevel=2,
+            )
+            return [], None
+        saved: tuple[list[str], Path | None] = await self._run_blocking(
+            tables.save_loaded_ids, sessions_only=sessions_only, clear_list=clear_list
+        )
+        return saved
+
+    async def _update_cache_from_records(self, strict: bool = False, **kwargs: Any) -> Any:
+        """Insert or replace cache records (ONE's ``_update_cache_from_records``).
+
+        ``kwargs`` maps table names to records (a polars DataFrame, a dict, a list of dicts).
+
+        Returns
+        -------
+        datetime or None
+            When the tables were modified.
+        """
+        tables = await self._tables_ready()
+        return await tables.aupdate(strict=strict, **kwargs)
+
+    async def _run_blocking(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run a blocking call with side effects in a worker thread (it completes if cancelled)."""
+        return await anyio.to_thread.run_sync(partial(func, *args, **kwargs))
