@@ -98,14 +98,14 @@ DOWNLOAD_SMALL_FILE: Final = 1024 * 1024
 """Files up to this size are received whole in memory, then written, hashed and placed in one
 thread hop; larger ones are written in ``DOWNLOAD_WRITE_BATCH`` pieces as they arrive."""
 
-DOWNLOAD_FILE_THREADS: Final = 12
+DOWNLOAD_FILE_THREADS: Final = 8
 """Threads doing the file side of a transfer job (write, md5, fsync, rename, existence checks):
 mostly waiting on the disk (file creation and fsync wait for journal commits), so they overlap."""
 
-DOWNLOAD_FINISH_RUNNERS: Final = 6
+DOWNLOAD_FINISH_RUNNERS: Final = 3
 """Tasks placing finished downloads, each handing batches of them to one thread at a time."""
 
-DOWNLOAD_FINISH_BATCH: Final = 16
+DOWNLOAD_FINISH_BATCH: Final = 32
 """Most finished downloads placed in one thread hop."""
 
 DOWNLOAD_FSYNC: Final = True

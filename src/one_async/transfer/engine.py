@@ -631,7 +631,7 @@ class TransferJob:
         assert files is not None
         if not claim.meta_written and claim.validator and _resumable(item):
             await self._fs(files.save_state, claim, item.source, item.size)
-        await self._fs(files.write, claim, batch)
+        await self._fs(files.write_streamed, claim, batch)
 
 
 def _drain(stream: MemoryObjectReceiveStream[_Claimed]) -> list[_Claimed]:
