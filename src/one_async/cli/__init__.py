@@ -1,0 +1,254 @@
+"""The ``one-async`` command line: search, list, cache management, a local server, the demo.
+
+Every command opens one :class:`~one_async.api.AsyncOne` and calls its public methods, so the
+command line does nothing the API does not.  Output is for people by default and JSON with
+``--json``.  Connection options fall back to the ``ONE_*`` environment variables and
+configuration files (see :mod:`one_async.config`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import anyio
+import typer
+
+from one_async.api import AsyncOne
+from one_async.cache import CacheTables, abuild_cache
+from one_async.cli.demo import run_demo
+from one_async.exceptions import OneError
+
+__all__ = ['app', 'main']
+
+app = typer.Typer(
+    name='one-async',
+    help='Search, list and bulk-download ONE/Alyx neurophysiology data.',
+    no_args_is_help=True,
+    add_completion=False,
+)
+cache_app = typer.Typer(help='Build, inspect and refresh cache tables.', no_args_is_help=True)
+app.add_typer(cache_app, name='cache')
+
+T = TypeVar('T')
+
+CacheDir = Annotated[
+    Path | None, typer.Option('--cache-dir', help='Cache folder (default: from configuration).')
+]
+BaseUrl = Annotated[
+    str | None, typer.Option('--base-url', help='Alyx server; omit for the local cache only.')
+]
+Username = Annotated[str | None, typer.Option('--username', help='Alyx user name.')]
+Mode = Annotated[
+    str | None, typer.Option('--mode', help='Query mode: auto, local, remote or refresh.')
+]
+AsJson = Annotated[bool, typer.Option('--json', help='Print JSON for machines.')]
+
+
+@app.callback()
+def _root() -> None:
+    """Search, list and bulk-download ONE/Alyx neurophysiology data."""
+
+
+def _run(job: Callable[[], Awaitable[T]]) -> T:
+    """Run ``job`` on a fresh event loop, turning library errors into a clean exit."""
+    try:
+        return anyio.run(job)
+    except OneError as exc:
+        typer.echo(f'error: {exc}', err=True)
+        raise typer.Exit(code=2) from exc
+
+
+def _session(
+    cache_dir: Path | None, base_url: str | None, username: str | None, mode: str | None
+) -> AsyncOne:
+    options: dict[str, Any] = {'cache_dir': cache_dir}
+    if mode is not None:
+        options['mode'] = mode
+    if base_url is not None or username is not None:
+        options.update(base_url=base_url, username=username)
+    return AsyncOne(**options)
+
+
+def _print(value: Any, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(value, default=str))
+    elif isinstance(value, list):
+        for item in value:
+            typer.echo(item)
+    else:
+        typer.echo(value)
+
+
+@app.command()
+def search(
+    subject: Annotated[list[str] | None, typer.Option(help='Subject (regex); repeatable.')] = None,
+    lab: Annotated[list[str] | None, typer.Option(help='Lab; repeatable.')] = None,
+    dataset: Annotated[
+        list[str] | None, typer.Option(help='Dataset the session must have; repeatable.')
+    ] = None,
+    date_range: Annotated[
+        list[str] | None, typer.Option(help='A date, or twice for a range (inclusive).')
+    ] = None,
+    task_protocol: Annotated[str | None, typer.Option(help='Task protocol (partial).')] = None,
+    projects: Annotated[list[str] | None, typer.Option(help='Project; repeatable.')] = None,
+    number: Annotated[int | None, typer.Option(help='Session number of the day.')] = None,
+    cache_dir: CacheDir = None,
+    base_url: BaseUrl = None,
+    username: Username = None,
+    mode: Mode = None,
+    as_json: AsJson = False,
+) -> None:
+    """Print the eids of the sessions matching every given term (ONE's ``search``)."""
+    terms = {
+        'subject': subject,
+        'laboratory': lab,
+        'dataset': dataset,
+        'date_range': date_range[0] if date_range and len(date_range) == 1 else date_range,
+        'task_protocol': task_protocol,
+        'projects': projects,
+        'number': number,
+    }
+    query: dict[str, Any] = {k: v for k, v in terms.items() if v not in (None, [])}
+
+    async def job() -> list[str]:
+        async with _session(cache_dir, base_url, username, mode) as one:
+            eids: list[str] = await one.search(**query)
+            return eids
+
+    _print(_run(job), as_json)
+
+
+@app.command('list')
+def list_(
+    what: Annotated[str, typer.Argument(help='datasets, collections, revisions or subjects.')],
+    eid: Annotated[str | None, typer.Argument(help='Session (eid, path or reference).')] = None,
+    collection: Annotated[str | None, typer.Option(help='Collection (wildcards).')] = None,
+    revision: Annotated[str | None, typer.Option(help='Revision (wildcards).')] = None,
+    filename: Annotated[str | None, typer.Option(help='File name (wildcards).')] = None,
+    cache_dir: CacheDir = None,
+    base_url: BaseUrl = None,
+    username: Username = None,
+    mode: Mode = None,
+    as_json: AsJson = False,
+) -> None:
+    """List the datasets, collections or revisions of a session (or of the whole cache)."""
+    if what not in ('datasets', 'collections', 'revisions', 'subjects'):
+        raise typer.BadParameter(
+            f'{what!r}: expected datasets, collections, revisions or subjects'
+        )
+    filters = {'collection': collection, 'revision': revision, 'filename': filename}
+
+    async def job() -> list[str]:
+        async with _session(cache_dir, base_url, username, mode) as one:
+            if what == 'subjects':
+                subjects: list[str] = await one.list_subjects()
+                return subjects
+            method = getattr(one, f'list_{what}')
+            listed: list[str] = await method(eid, **filters)
+            return listed
+
+    _print(_run(job), as_json)
+
+
+@cache_app.command('build')
+def cache_build(
+    root: Annotated[Path, typer.Argument(help='Folder of ALF sessions to index.')],
+    out_dir: Annotated[Path | None, typer.Option(help='Where to write the tables.')] = None,
+    hash_files: Annotated[bool, typer.Option('--hash', help='Compute md5 of every file.')] = False,
+    lab: Annotated[str | None, typer.Option(help='Lab of sessions outside lab folders.')] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Index an ALF folder tree into cache tables that ONE-api and one_async open."""
+    if not root.is_dir():
+        raise typer.BadParameter(f'not a folder: {root}')
+
+    async def job() -> dict[str, Path]:
+        return await abuild_cache(root, out_dir=out_dir, hash=hash_files, lab=lab)
+
+    written = _run(job)
+    _print(
+        {name: str(path) for name, path in written.items()}
+        if as_json
+        else [f'{name}: {path}' for name, path in written.items()],
+        as_json,
+    )
+
+
+@cache_app.command('info')
+def cache_info(
+    tables_dir: Annotated[Path, typer.Argument(help='Folder of the cache tables.')],
+    as_json: AsJson = False,
+) -> None:
+    """Describe the cache tables of a folder: rows, creation time, origin, expiry."""
+
+    async def job() -> dict[str, Any]:
+        tables = await CacheTables.aopen(tables_dir)
+        meta = tables.meta
+        return {
+            'tables_dir': str(tables_dir),
+            'tables': {name: tables.num_rows(name) for name in tables.names},
+            'created_time': meta.created_time,
+            'expired': tables.expired(),
+            'origin': sorted({str(raw.get('origin')) for raw in meta.raw.values()}),
+        }
+
+    info = _run(job)
+    if as_json:
+        _print(info, True)
+        return
+    for key, value in info.items():
+        typer.echo(f'{key}: {value}')
+
+
+@cache_app.command('refresh')
+def cache_refresh(
+    cache_dir: CacheDir = None,
+    base_url: BaseUrl = None,
+    username: Username = None,
+) -> None:
+    """Reload the cache tables, from the server when it has newer ones."""
+
+    async def job() -> Any:
+        async with _session(cache_dir, base_url, username, None) as one:
+            return await one.refresh_cache('refresh')
+
+    typer.echo(f'loaded: {_run(job)}')
+
+
+@app.command()
+def serve(
+    data: Annotated[Path | None, typer.Option(help='Serve this ALF folder.')] = None,
+    sessions: Annotated[int, typer.Option(help='Generated sessions when no --data.')] = 12,
+    port: Annotated[int, typer.Option(help='REST port (0: free).')] = 0,
+    seed: Annotated[int, typer.Option(help='Seed of the generated data.')] = 0,
+    min_api_version: Annotated[str, typer.Option(help='Advertised min_api_version.')] = '2.10',
+) -> None:
+    """Serve a local Alyx-compatible server (and data server) until interrupted."""
+    from one_async.testing.__main__ import main as serve_main
+
+    argv = ['--port', str(port), '--seed', str(seed), '--min-api-version', min_api_version]
+    argv += ['--data', str(data)] if data is not None else ['--sessions', str(sessions)]
+    raise typer.Exit(code=serve_main(argv))
+
+
+@app.command()
+def demo(
+    sessions: Annotated[int, typer.Option(help='Sessions to generate.', min=1)] = 12,
+    workdir: Annotated[
+        Path | None, typer.Option(help='Folder to work in (default: a temporary one).')
+    ] = None,
+) -> None:
+    """Run the whole job on generated data served by a local Alyx: no network needed."""
+    summary = _run(lambda: run_demo(workdir, n_sessions=sessions, echo=typer.echo))
+    for line in summary.lines():
+        typer.echo(line)
+    if summary.report is None or summary.report.failed:
+        raise typer.Exit(code=1)
+
+
+def main() -> None:
+    """Entry point of the ``one-async`` script."""
+    app()
