@@ -293,8 +293,9 @@ class IdentifiersMixin(SearchMixin):
             subject, day, sequence = parts['subject'], parts['date'], parts['sequence']
         except KeyError:
             raise InvalidArgument(f'Invalid experiment reference {ref!r}', value=ref) from None
-        found = await self.search(subject=subject, date_range=str(day), number=sequence)
-        assert isinstance(found, list)
+        found: Any = await self.search(subject=subject, date_range=str(day), number=sequence)
+        if not isinstance(found, list):  # remote mode: a lazy PaginatedList of eids
+            found = await found.to_list()
         if not found:
             raise ALFObjectNotFound(f'No session matches {ref!r}', value=ref)
         if len(found) > 1:

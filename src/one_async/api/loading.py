@@ -176,9 +176,14 @@ class LoadingMixin(ConversionMixin):
         return resolved
 
     async def _session_datasets(
-        self, tables: CacheTables, eid: Any, collection: Any = None
+        self,
+        tables: CacheTables,
+        eid: Any,
+        collection: Any = None,
+        query_type: str | None = None,
     ) -> pl.DataFrame:
-        """``list_datasets(eid, collection=..., details=True)`` as canonical rows."""
+        """``list_datasets(eid, collection=..., details=True)`` as canonical rows (remote mode
+        reads them from Alyx: see :mod:`one_async.api.remote`)."""
         found = await self._list_selection(tables, eid, [self._filter(collection=collection)])
         return found.frame
 
@@ -234,7 +239,7 @@ class LoadingMixin(ConversionMixin):
         """
         tables = await self._query(query_type)
         eid = await self._parse_id(eid)
-        datasets = await self._session_datasets(tables, eid)
+        datasets = await self._session_datasets(tables, eid, query_type=query_type)
         if datasets.height == 0:
             raise ALFObjectNotFound(obj, value=obj)
         filt = build_filter(
@@ -308,7 +313,7 @@ class LoadingMixin(ConversionMixin):
         options = _check_options(kwargs)
         tables = await self._query(query_type)
         eid = await self._parse_id(eid)
-        datasets = await self._session_datasets(tables, eid)
+        datasets = await self._session_datasets(tables, eid, query_type=query_type)
         if self.wildcards and isinstance(dataset, str) and len(dataset.split('.')) == 2:
             dataset += '.*'
         relative = ('/' if isinstance(dataset, str) else 'collection') in dataset
@@ -400,7 +405,7 @@ class LoadingMixin(ConversionMixin):
         revisions_ = _specifiers(revisions, len(datasets), 'revisions')
         tables = await self._query(query_type)
         eid = await self._parse_id(eid)
-        all_datasets = await self._session_datasets(tables, eid)
+        all_datasets = await self._session_datasets(tables, eid, query_type=query_type)
         if all_datasets.height == 0:
             if assert_present:
                 raise ALFObjectNotFound(f'No datasets found for session {eid}', value=eid)
@@ -514,7 +519,7 @@ class LoadingMixin(ConversionMixin):
         """
         tables = await self._query(query_type)
         eid = await self._parse_id(eid)
-        datasets = await self._session_datasets(tables, eid, collection)
+        datasets = await self._session_datasets(tables, eid, collection, query_type)
         if datasets.height == 0:
             raise ALFError(f'{collection} not found for session {eid}', value=collection)
         filt = build_filter(

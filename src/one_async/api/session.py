@@ -28,28 +28,34 @@ import anyio.to_thread
 
 from one_async.exceptions import CacheWarning
 
-from .loading import LoadingMixin
+from .remote import RemoteMixin
 
 __all__ = ['AsyncOne']
 
 
-class AsyncOne(LoadingMixin):
-    """An async ONE session on a local cache (ONE-api 2.9.0's ``One``).
+class AsyncOne(RemoteMixin):
+    """An async ONE session on a local cache (ONE-api 2.9.0's ``One``), or on an Alyx server
+    and its cache (``OneAlyx``: give ``base_url``, ``username``, ``password``, ``settings`` or
+    ``alyx``; see :mod:`one_async.api.remote`).
 
     Parameters
     ----------
     cache_dir
         Root folder of the data files (and, by default, of the cache tables).
     mode
-        'local' (default: never reload the tables), 'auto' (reload them once older than
-        :attr:`cache_expiry`), 'refresh' (reload before every query) or 'remote' (needs an
-        Alyx server).  Most methods take a ``query_type`` overriding it for one call.
+        'local' (default without a server: never reload the tables), 'auto' (default with a
+        server: reload them once older than :attr:`cache_expiry`, from the server if newer),
+        'refresh' (reload before every query) or 'remote' (queries go to Alyx).  Most methods
+        take a ``query_type`` overriding it for one call.
     wildcards
         When true (default), filters take shell wildcards (``*probe0?``) and ``search``
         takes regular expressions; when false, filters take regular expressions and
         ``search`` plain substrings (ONE's convention).
     tables_dir
         Folder of the cache tables, if not ``cache_dir``.
+    base_url, username, password, alyx, settings, s3, **kwargs
+        The Alyx server and settings (keyword only; see
+        :class:`~one_async.api.remote.modes.RemoteCore`).
 
     Raises
     ------
@@ -80,6 +86,7 @@ class AsyncOne(LoadingMixin):
             with self._index_lock:
                 self._index_cache = None
             self._session_keys = None
+        await self._close_remote()
 
     async def save_cache(
         self, save_dir: str | Path | None = None, force: bool = False

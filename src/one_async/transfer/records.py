@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -18,11 +18,15 @@ __all__ = [
     'DownloadResult',
     'ItemLike',
     'S3Location',
+    'quote_url_path',
     'redact_url',
     'to_item',
 ]
 
 _MD5 = re.compile(r'[0-9a-f]{32}')
+# Characters left as they are when escaping a URL path: RFC 3986 path characters and '%' (so
+# existing escapes stay), everything else ('#' of revision folders, spaces ...) is escaped.
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 
 
 def redact_url(url: str) -> str:
@@ -32,6 +36,18 @@ def redact_url(url: str) -> str:
     if parts.port:
         host = f'{host}:{parts.port}'
     return f'{parts.scheme}://{host}{parts.path}' if parts.scheme else parts.path
+
+
+def quote_url_path(url: str) -> str:
+    """``url`` with its path escaped as ONE-api escapes data URLs.
+
+    A ``#`` in a data URL is part of the path (revision folders: ``alf/#2022-04-19#/...``), not
+    a fragment: as ONE-api does, the URL is split without fragments and its path quoted.
+    Existing ``%`` escapes are kept, so quoting twice changes nothing.
+    """
+    parts = urlsplit(url, allow_fragments=False)
+    path = quote(parts.path, safe=_PATH_SAFE)
+    return url if path == parts.path else parts._replace(path=path).geturl()
 
 
 class S3Location(BaseModel):
@@ -86,9 +102,11 @@ class DownloadItem(BaseModel):
     @field_validator('url')
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
-        if value is not None and urlsplit(value).scheme not in ('http', 'https'):
+        if value is None:
+            return None
+        if urlsplit(value).scheme not in ('http', 'https'):
             raise ValueError(f'url must be http or https: {redact_url(value)!r}')
-        return value
+        return quote_url_path(value)
 
     @model_validator(mode='after')
     def _one_source(self) -> DownloadItem:
