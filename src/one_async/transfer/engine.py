@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import ParamSpec, Protocol, TypeVar
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 import httpx
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -173,7 +174,17 @@ class _Finisher:
     async def finish(self, claim: Claim, chunks: list[bytes], item: DownloadItem) -> str | None:
         """Place ``chunks`` as the end of ``claim``; the mismatch found, or None once placed."""
         job = _FinishJob(claim, chunks, item)
-        self._send.send_nowait(job)
+        try:
+            self._send.send_nowait(job)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            # The runners are gone (the job is being cancelled): do it here, which raises the
+            # cancellation before touching the file.
+            files = self._job.files
+            assert files is not None
+            (outcome,) = await self._job._fs(files.finish_many, [(claim, chunks, item)])
+            if isinstance(outcome, OSError):
+                raise outcome from None
+            return outcome
         try:
             await job.done.wait()
         except BaseException:
@@ -439,7 +450,12 @@ class TransferJob:
                             entry.poll = min(entry.poll * 2, 1.0)
                             deferred.append(entry)
                         else:
-                            await send.send((entry, outcome))
+                            try:
+                                await send.send((entry, outcome))
+                            except anyio.BrokenResourceError:
+                                # The workers are gone (cancellation): let it surface.
+                                await anyio.lowlevel.checkpoint()
+                                return
                         pending.pop(0)
                 finally:
                     await self._release_unused(pending)
