@@ -361,7 +361,8 @@ def main(argv: list[str] | None = None) -> None:
             rows.append(row)
             print(
                 f'{scenario} {tool:10s} {row["files_s"]:8.1f} files/s {row["mb_s"]:8.1f} MiB/s '
-                f'cpu {row["cpu_s"]:6.2f}s ({row["cpu_gb"]:5.2f} s/GB) peak {row["peak_mib"]:6.0f} MiB'
+                f'cpu {row["cpu_s"]:6.2f}s ({row["cpu_gb"]:5.2f} s/GB) '
+                f'peak {row["peak_mib"]:6.0f} MiB'
                 f'  x{row["x_files"]:.2f} speed, x{row["x_cpu_gb"]:.2f} CPU/GB',
                 flush=True,
             )

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 
 from one_async.exceptions import DownloadError, IntegrityError, UnsafePathError
@@ -237,3 +238,20 @@ async def test_plain_urls_land_at_their_alf_path(tmp_path: Path, serve: Any) -> 
     assert report.ok
     for result, rel in zip(report.results, tree.files, strict=True):
         assert result.path == tmp_path / 't' / rel.removeprefix('public/')
+
+
+async def test_caller_supplied_httpx_client(tmp_path: Path, serve: Any) -> None:
+    """A caller's own httpx client (here with its auth) is used instead of the job's pool."""
+    tree = make_tree(tmp_path / 'remote', [*sizes_small(30), 1_500_000])
+    server = serve(tree.root, auth=AUTH)
+    async with httpx.AsyncClient(auth=AUTH) as client:
+        report = await download_files(
+            tree.items(server.url), tmp_path / 't', client=client, fsync=False
+        )
+        assert not client.is_closed  # the caller's client stays the caller's
+    assert report.ok
+    check_target(tmp_path / 't', tree)
+    digest_auth = httpx.DigestAuth(*AUTH)  # any httpx.Auth goes through httpx
+    report = await download_files(tree.items(server.url), tmp_path / 't2', auth=digest_auth)
+    assert len(report.failed) == len(tree.files)
+    assert {type(r.error) for r in report.failed} == {DownloadError}

@@ -1,11 +1,12 @@
-"""The transfer scheduler: a fixed set of workers pulling download items from one queue.
+"""The transfer scheduler: claimers, workers and placement runners around one queue.
 
-A job plans its items (target paths validated, duplicates folded), skips the files already in
-place, then runs ``max_concurrency`` workers over the rest.  Each worker takes the target's lock
-(see :mod:`~one_async.transfer.files`), streams the body under the per-host semaphore, hashes
-and writes it in worker threads, and places it atomically.  Failures are retried with backoff
-and jitter, mid-body cuts resume with a Range request, a mismatch is downloaded once more, and
-whatever still fails becomes a typed error in the item's result while the job goes on.
+A job plans its items (target paths validated, duplicates folded).  Claimer tasks lock targets a
+few at a time in one thread hop (skipping those already in place) and hand them to the workers;
+workers stream bodies under the global and per-host semaphores (small files into memory, large
+ones to disk in pieces); placement runners write, verify, flush and rename finished small files
+in batches, one thread hop per batch.  Failures are retried with backoff and jitter, mid-body
+cuts resume with a Range request, a mismatch is downloaded once more, and whatever still fails
+becomes a typed error in the item's result while the job goes on.
 """
 
 from __future__ import annotations

@@ -80,7 +80,10 @@ class DownloadItem(BaseModel):
     records are accepted too (``data_url``, ``file_size``, ``hash``, ``id``).
     """
 
-    model_config = ConfigDict(frozen=True, extra='ignore', populate_by_name=True)
+    # hide_input_in_errors: a rejected URL may hold credentials.
+    model_config = ConfigDict(
+        frozen=True, extra='ignore', populate_by_name=True, hide_input_in_errors=True
+    )
 
     url: str | None = Field(None, validation_alias=AliasChoices('url', 'data_url'))
     s3: S3Location | None = None
