@@ -57,18 +57,23 @@ def alyx_as_one29_dir(alyx_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
     return target
 
 
+SYNTHETIC = generate(40, seed=11, revision_fraction=0.5, missing_fraction=0.05)
+"""A small IBL-like database with many revisions; its first 16 sessions get files."""
+WITH_FILES = 16
+
+
 @pytest.fixture(scope='session')
 def synthetic() -> SyntheticData:
     """A small IBL-like database with many revisions (no files)."""
-    return generate(40, seed=11, revision_fraction=0.5, missing_fraction=0.05)
+    return SYNTHETIC
 
 
 @pytest.fixture(scope='session')
 def generated_dir(synthetic: SyntheticData, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The synthetic database as ONE 2.x tables with real files for its existing datasets."""
     root = tmp_path_factory.mktemp('generated')
-    written = synthetic.head(16).write_files(root, raw_bytes=2048)
-    rest = synthetic.subset(synthetic.sessions['id'][16:].to_list())
+    written = synthetic.head(WITH_FILES).write_files(root, raw_bytes=2048)
+    rest = synthetic.subset(synthetic.sessions['id'][WITH_FILES:].to_list())
     import polars as pl
 
     data = written

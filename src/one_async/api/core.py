@@ -231,13 +231,15 @@ class OneCore:
         return await tables.aframe('datasets')
 
     def _index(self, tables: CacheTables) -> DatasetsIndex:
-        """The whole-table index of the datasets in memory (blocking: call in a thread)."""
+        """The whole-table index of the datasets in memory, for one more whole-table query
+        (blocking: call in a thread)."""
         frame = tables.frame('datasets')
         with self._index_lock:
             index = self._index_cache
             if index is None or index.frame is not frame:
                 index = self._index_cache = DatasetsIndex.build(frame)
-            return index
+        index.touch()
+        return index
 
     async def _run(self, func: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         """Run a side-effect free computation in a worker thread (abandoned if cancelled)."""

@@ -74,18 +74,16 @@ def _rows(frame: pl.DataFrame, filters: Sequence[DatasetFilter]) -> npt.NDArray[
 
 
 def _index_rows(index: DatasetsIndex, filters: Sequence[DatasetFilter]) -> npt.NDArray[np.bool_]:
-    mask = np.ones(len(index.codes), dtype=np.bool_)
+    mask = np.ones(len(index.exists), dtype=np.bool_)
     for filt in filters:
-        lut = index.lut(filt.path)
-        mask &= lut[index.codes] & qc_mask(index.qc, filt.qc, filt.ignore_qc_not_set)
+        mask &= index.rows(filt.path) & qc_mask(index.qc, filt.qc, filt.ignore_qc_not_set)
     return mask
 
 
 def _distinct_parts(index: DatasetsIndex, rows: npt.NDArray[np.bool_], part: str) -> list[str]:
     """Distinct collections (or revisions) of the selected rows, by first appearance."""
     name = _collection if part == 'collection' else _revision
-    codes = index.first_paths(None if rows.all() else rows)
-    return list(dict.fromkeys(name(index.paths[c]) for c in codes))
+    return list(dict.fromkeys(name(p) for p in index.distinct_in_order(rows)))
 
 
 def _grouped(
@@ -137,7 +135,9 @@ class ListingMixin(IdentifiersMixin):
                 return Selection(frame, DATASETS_INDEX)
             index: tuple[str, ...] = ('id',)
         else:
-            parts = [tables.session_datasets(e) if isinstance(e, str) else None for e in eids]
+            # as pandas' .loc with a list: sessions in order of first mention, once each
+            unique = list(dict.fromkeys(e if isinstance(e, str) else None for e in eids))
+            parts = [tables.session_datasets(e) if e is not None else None for e in unique]
             if any(p is None or p.height == 0 for p in parts):
                 return Selection(tables.frame('datasets').clear(), DATASETS_INDEX)
             frame = pl.concat([p for p in parts if p is not None])
@@ -232,9 +232,7 @@ class ListingMixin(IdentifiersMixin):
             return paths
         if details:
             return shape.dataset_table(await self._run(found.frame), DATASETS_INDEX)
-        index, rows = found.index, found.rows
-        codes = await self._run(index.first_paths, None if rows.all() else rows)
-        return [index.paths[c] for c in codes]
+        return await self._run(found.index.distinct_in_order, found.rows)
 
     async def list_collections(
         self,

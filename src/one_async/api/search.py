@@ -90,6 +90,7 @@ def run_search(
         The matching sessions by date, subject and number, all descending.
     """
     has_dataset_terms = any(k in queries for k in _DATASET_TERMS)
+    cached: list[DatasetsIndex] = []
     for key, value in sorted(queries.items(), key=_order):
         if sessions.height == 0:
             return sessions
@@ -113,7 +114,9 @@ def run_search(
         elif key in _DATASET_TERMS or (key == 'dataset_qc_lte' and not has_dataset_terms):
             qc = validate_qc(queries.get('dataset_qc_lte', 'FAIL'))
             tests = _dataset_tests(key, value, wildcards)
-            idx = index()
+            if not cached:
+                cached.append(index())
+            idx = cached[0]
             usable = idx.exists & (idx.qc <= QC_LEVELS.index(qc.name))
             selected = np.ones(len(idx.starts), dtype=np.bool_)
             for test in tests:
