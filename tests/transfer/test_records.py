@@ -16,9 +16,10 @@ from one_async.transfer.safety import target_rel_path, validate_rel_path
 SESSION = 'cortexlab/Subjects/KS023/2019-12-10/001'
 
 
-@pytest.mark.parametrize(
-    'bad', ['', '/etc/passwd', '../up.npy', 'a/../../b.npy', 'a\\b.npy', 'x\x00y', 'C:/w.npy', '~/x']
-)
+UNSAFE = ['', '/etc/passwd', '../up.npy', 'a/../../b.npy', 'a\\b.npy', 'x\x00y', 'C:/w.npy', '~/x']
+
+
+@pytest.mark.parametrize('bad', UNSAFE)
 def test_unsafe_relative_paths_are_refused(bad: str) -> None:
     with pytest.raises(UnsafePathError) as caught:
         validate_rel_path(bad)
