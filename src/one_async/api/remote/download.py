@@ -181,17 +181,16 @@ class RemoteLoading(RemoteListing):
         records = rows.to_dicts()
         results: list[DownloadResult | None] = [None] * len(records)
         http_rows = list(range(len(records)))
+        not_on_aws: list[int] = []
         if (
             'exists_aws' in rows.columns
             and rows.get_column('exists_aws').fill_null(False).cast(pl.Boolean).all()
         ):
             try:
-                http_rows = await self._fetch_s3(
-                    rows, records, results, progress, on_complete, update_cache
-                )
+                not_on_aws = await self._fetch_s3(records, results, progress, on_complete)
             except (AlyxError, DownloadError) as exc:
                 _logger.debug('AWS download unavailable (%s); downloading over HTTP', exc)
-                http_rows = [i for i, r in enumerate(results) if r is None or not r.ok]
+            http_rows = [i for i, r in enumerate(results) if r is None or not r.ok]
         if http_rows:
             server = self._data_server()
             items = [self._http_item(records[i], server) for i in http_rows]
@@ -210,25 +209,20 @@ class RemoteLoading(RemoteListing):
             if not result.ok:
                 _logger.warning('Download failed: %s', result.error)
         if update_cache:
-            ok = pl.Series([r.ok for r in out], dtype=pl.Boolean)
-            await self._mark_present(rows.filter(ok))
+            await self._record_outcome(rows, [r.ok for r in out], not_on_aws)
         return out
 
     async def _fetch_s3(
         self,
-        rows: pl.DataFrame,
         records: list[dict[str, Any]],
         results: list[DownloadResult | None],
         progress: bool | None,
         on_complete: OnComplete | None,
-        update_cache: bool,
     ) -> list[int]:
-        """Download from S3 what is there; returns the rows left for HTTP."""
+        """Download from S3 what Alyx has there (into ``results``); returns the rows without
+        an AWS file record."""
         ids = [str(r['id']) for r in records]
         objects = await aws_objects(self.alyx, ids)
-        missing = [i for i, found in enumerate(objects) if found is None]
-        if missing and update_cache:
-            await self._mark_aws_missing(rows[missing])
         groups: dict[str, list[int]] = {}
         for i, found in enumerate(objects):
             if found is not None:
@@ -260,22 +254,30 @@ class RemoteLoading(RemoteListing):
             )
             for i, result in zip(indices, fetched, strict=True):
                 results[i] = result
-        return [i for i, r in enumerate(results) if r is None or not r.ok]
+        return [i for i, found in enumerate(objects) if found is None]
 
     def _progress(self, progress: bool | None) -> bool | None:
         return False if progress is None and self.silent else progress
 
-    async def _mark_present(self, rows: pl.DataFrame) -> None:
-        """Record downloaded datasets as existing in the cache tables."""
-        rows = rows.filter(pl.col('eid').fill_null('') != '')
-        if rows.height:
-            tables = await self._tables_ready()
-            await tables.aupdate(datasets=rows.with_columns(pl.lit(True).alias('exists')))
-
-    async def _mark_aws_missing(self, rows: pl.DataFrame) -> None:
+    async def _record_outcome(
+        self, rows: pl.DataFrame, ok: list[bool], not_on_aws: list[int]
+    ) -> None:
+        """Record in the cache tables the datasets now on disk (``exists``) and, as ONE, those
+        Alyx has no AWS file record for (``exists_aws`` false)."""
+        gone = [False] * rows.height
+        for i in not_on_aws:
+            gone[i] = True
+        flags = rows.with_columns(
+            pl.Series('_ok', ok, dtype=pl.Boolean), pl.Series('_gone', gone, dtype=pl.Boolean)
+        ).filter((pl.col('_ok') | pl.col('_gone')) & (pl.col('eid').fill_null('') != ''))
+        if flags.height == 0:
+            return
+        changes = [pl.when(pl.col('_ok')).then(True).otherwise(pl.col('exists')).alias('exists')]
+        if 'exists_aws' in rows.columns:
+            aws = pl.when(pl.col('_gone')).then(False).otherwise(pl.col('exists_aws'))
+            changes.append(aws.alias('exists_aws'))
         tables = await self._tables_ready()
-        if 'exists_aws' in tables.frame('datasets').columns and rows.height:
-            await tables.aupdate(datasets=rows.with_columns(pl.lit(False).alias('exists_aws')))
+        await tables.aupdate(datasets=flags.with_columns(changes).drop('_ok', '_gone'))
 
     async def _download_datasets(
         self, datasets: pl.DataFrame, update_cache: bool = True
