@@ -93,7 +93,7 @@ def join_patterns(value: Any, term: str) -> str:
     values = list(ensure_list(value))
     bad = next((v for v in values if not isinstance(v, str)), None)
     if bad is not None or (not values and not isinstance(value, Iterable)):
-        raise ArgumentTypeError(f'{term} values must be str, not {bad!r}', value=value)
+        raise ArgumentTypeError(f'{term} values must be str, got {value!r}', value=value)
     return '|'.join(values)
 
 
