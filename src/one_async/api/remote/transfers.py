@@ -114,6 +114,19 @@ class SessionDownloads:
         self._client_loop: object = None
         self._pending: dict[str, _Pending] = {}
 
+    def _per_host(self) -> int | None:
+        """Requests per host: as configured, else the engine's adaptive default on asyncio
+        (aiohttp's pool); httpx's own pool (other loops) slows down with many connections per
+        host, so the engine's large-file default caps it there, as the engine does for its own
+        httpx client."""
+        if self.per_host is not None:
+            return self.per_host
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return defaults.DOWNLOAD_PER_HOST
+        return None
+
     def _http(self) -> httpx.AsyncClient:
         """The session's pooled client, (re)created for the running event loop."""
         loop = _loop_token()
@@ -175,7 +188,7 @@ class SessionDownloads:
                     [item for _, item, _ in mine],
                     self.target_dir,
                     max_concurrency=self.concurrency,
-                    per_host=self.per_host,
+                    per_host=self._per_host(),
                     progress=progress,
                     check_hash=check_hash,
                     keep_uuid=keep_uuid,
