@@ -28,6 +28,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
         for run in range(args.runs):
             cache29 = _fresh(tables29, root, f'one29_run{run}')
             one29 = ONE(**login, silent=True, cache_dir=cache29, mode='auto')
-            elapsed, theirs = _timed(lambda: one29.load_datasets(eid, rel_paths))
+            elapsed, theirs = _timed(partial(one29.load_datasets, eid, rel_paths))
             times['ONE-api 2.9.0'].append(elapsed)
             cache = _fresh(tables, root, f'async_run{run}')
             elapsed, mine = anyio.run(load_async, cache, backend=backend, backend_options=options)
