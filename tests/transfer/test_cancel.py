@@ -87,7 +87,7 @@ print(json.dumps({'downloaded': report.downloaded, 'skipped': report.skipped,
 
 
 def test_two_processes_download_each_file_once(tmp_path: Path, serve: Any) -> None:
-    tree = make_tree(tmp_path / 'remote', [100_000] * 400, seed=9)
+    tree = make_tree(tmp_path / 'remote', [100_000] * 240, seed=9)
     server = serve(tree.root, faults=Faults(default=FaultPlan(latency=0.05)))
     items = json.dumps([i.model_dump(mode='json') for i in tree.items(server.url)])
     target = str(tmp_path / 't')

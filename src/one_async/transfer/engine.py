@@ -308,6 +308,8 @@ class TransferJob:
     async def _record(self, entry: _Entry, result: DownloadResult) -> None:
         self._results[entry.index] = result
         assert self._progress is not None
+        if result.status == 'skipped' and result.item.size:
+            self._progress.add_bytes(result.item.size)
         self._progress.file_done(result.ok)
         if self._emit is not None:
             await self._emit(result)
@@ -328,7 +330,7 @@ class TransferJob:
         self._emit = emit
         entries = self._plan()
         self._results = [None] * len(entries)
-        sizes = [e.item.size for e in entries]
+        sizes = [e.item.size for e in entries if not e.duplicate]
         total = None if any(s is None for s in sizes) else sum(s or 0 for s in sizes)
         self._progress = make_progress(self.options.progress, len(entries), total)
         try:

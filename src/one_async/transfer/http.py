@@ -393,9 +393,3 @@ async def _chunks(response: httpx.Response) -> AsyncIterator[bytes]:
             yield chunk
     except httpx.TransportError as exc:
         raise Retryable(f'{type(exc).__name__}: {exc}') from exc
-
-
-def client_kind(client: httpx.AsyncClient) -> str:
-    """``'aiohttp'`` or ``'httpx'``: which transport ``client`` uses (for reports and tests)."""
-    transport: Any = getattr(client, '_transport', None)
-    return 'aiohttp' if type(transport).__name__ == '_Transport' else 'httpx'
