@@ -267,3 +267,23 @@ async def test_a_corrupted_download_tags_its_file_record(
         loaded = await one.load_dataset(row['eid'], row['rel_path'])
         np.testing.assert_array_equal(loaded, np.load(server_file(fresh_alyx, row['eid'],
                                                                   row['rel_path'])))  # fmt: skip
+
+
+async def test_load_dataset_from_id_in_remote_mode_asks_alyx(
+    alyx: LocalAlyx, make_one: OneFactory
+) -> None:
+    eid = ephys_session(alyx)
+    row = (
+        generated(alyx)
+        .datasets.filter(
+            (pl.col('eid') == eid) & (pl.col('rel_path') == 'alf/_ibl_wheel.position.npy')
+        )
+        .row(0, named=True)
+    )
+    async with make_one(alyx, mode='remote') as one:
+        assert await one.list_datasets(eid, query_type='local') == []  # not in the tables
+        data = await one.load_dataset_from_id(row['id'])
+        np.testing.assert_array_equal(data, np.load(server_file(alyx, eid, row['rel_path'])))
+        assert eid in await one.search(query_type='local')  # its session was added
+        with pytest.raises(ALFObjectNotFound):
+            await one.load_dataset_from_id('00000000-0000-4000-8000-000000000000')

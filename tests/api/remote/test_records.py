@@ -109,3 +109,19 @@ async def test_a_plain_list_is_one_complete_page() -> None:
     assert await pages.to_list() == ['a', 'b', 'c']
     assert await pages[1] == 'b'
     assert pages.requests == 1
+
+
+def test_paths_leading_outside_the_cache_are_refused() -> None:
+    from one_async.exceptions import UnsafePathError
+
+    ses = fixture('sessions_read.json')
+    first = ses['data_dataset_session_related'][0]
+    first['data_url'] = 'http://data.example.org/../../etc/x/2024-01-01/001/alf/obj.attr.npy'
+    _, datasets = session_datasets(ses)  # the ALF part starts at the session: inside
+    row = datasets.filter(datasets['id'] == first['id']).row(0, named=True)
+    assert (row['session_path'], row['rel_path']) == ('x/2024-01-01/001', 'alf/obj.attr.npy')
+    first['data_url'] = (
+        'http://data.example.org/lab/Subjects/s/2024-01-01/001/alf/../../../../../obj.attr.npy'
+    )
+    with pytest.raises(UnsafePathError):
+        session_datasets(ses)

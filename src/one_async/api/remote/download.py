@@ -38,6 +38,7 @@ from one_async.alf.path import add_uuid_string
 from one_async.alf.spec import QC
 from one_async.alyx.pagination import PaginatedList
 from one_async.exceptions import (
+    ALFObjectNotFound,
     AlyxError,
     AlyxHTTPError,
     ArgumentTypeError,
@@ -49,9 +50,10 @@ from one_async.transfer import DownloadItem, DownloadReport, DownloadResult, S3C
 
 from ..filters import build_filter
 from ..identifiers import is_listlike
+from ..loading import _dataset_id
 from .aws import aws_objects, repository_s3
 from .listing import RemoteListing
-from .records import as_paginated
+from .records import as_paginated, record_uuid
 from .transfers import OnComplete, SessionDownloads
 
 __all__ = ['RemoteLoading']
@@ -295,6 +297,37 @@ class RemoteLoading(RemoteListing):
             return await super()._download_datasets(datasets, update_cache)
         results = await self._fetch_rows(datasets, update_cache=update_cache)
         return [r.path if r.ok else None for r in results]
+
+    async def load_dataset_from_id(
+        self, dset_id: Any, download_only: bool = False, details: bool = False
+    ) -> Any:
+        """Load a dataset given its UUID, as ONE's ``load_dataset_from_id`` (downloading it
+        if needed).
+
+        In 'remote' mode a dataset missing from the cache tables is looked up on Alyx and its
+        session added to the tables first (ONE only looks in the tables).
+
+        Raises
+        ------
+        ALFObjectNotFound
+            No such dataset, or its file could not be fetched.
+        """
+        if self.mode == 'remote' and self.has_server:
+            tables = await self._query('remote')
+            did = _dataset_id(dset_id)
+            frame = await self._datasets(tables)
+            known = await self._run(lambda: frame.filter(pl.col('id') == did).height)
+            if not known:
+                try:
+                    record = await self.alyx.rest('datasets', 'read', id=did)
+                except AlyxHTTPError as exc:
+                    if exc.status_code != 404:
+                        raise
+                    raise ALFObjectNotFound('Dataset not found', value=did) from exc
+                eid = record_uuid(record.get('session'))
+                if eid:
+                    await self._remote_session(eid)
+        return await super().load_dataset_from_id(dset_id, download_only, details)
 
     # --- bulk -----------------------------------------------------------------------------------
 

@@ -7,7 +7,9 @@ Rows have the canonical cache columns (:mod:`one_async.cache.schema`) plus ``ses
 they go straight into :meth:`CacheTables.update` and the query machinery.
 
 Where ONE fails on a record (a dataset listed without a ``data_url``), the path is built from
-the record's session, collection, revision and name instead.
+the record's session, collection, revision and name instead.  Paths that could lead outside
+the cache directory (``..``, absolute) are refused
+(:class:`~one_async.exceptions.UnsafePathError`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from one_async.alf.path import get_alf_path, get_session_path, remove_uuid_strin
 from one_async.alyx.pagination import PaginatedList
 from one_async.cache.schema import DATASETS_COLUMNS, QC_DTYPE, QC_LEVELS, SESSIONS_COLUMNS
 from one_async.exceptions import AlyxError
+from one_async.transfer.safety import validate_rel_path
 
 from ..converters import session_record2path
 
@@ -118,6 +121,20 @@ def _split_alf(path: str, uuid_first: bool = True) -> tuple[str, str] | None:
     return session_path, alf[len(session_path) :].strip('/')
 
 
+def _checked(session_path: str, rel_path: str) -> tuple[str, str]:
+    """The paths of a record, refused when they could lead outside the cache directory.
+
+    Raises
+    ------
+    UnsafePathError
+        An absolute path, a ``..`` part, a backslash...
+    """
+    if session_path:
+        validate_rel_path(session_path)
+    validate_rel_path(rel_path)
+    return session_path, rel_path
+
+
 def _folder_rel_path(record: Mapping[str, Any]) -> str:
     parts = [record.get('collection') or '']
     revision = record.get('revision') or ''
@@ -149,7 +166,9 @@ def session_datasets(ses: Mapping[str, Any]) -> tuple[dict[str, Any], pl.DataFra
     rows = []
     for d in ses.get('data_dataset_session_related') or []:
         split = _split_alf(url_path(d['data_url'])) if d.get('data_url') else None
-        session_path, rel_path = split if split and split[0] else (fallback, _folder_rel_path(d))
+        session_path, rel_path = _checked(
+            *(split if split and split[0] else (fallback, _folder_rel_path(d)))
+        )
         rows.append(
             {
                 'eid': session['id'],
@@ -187,7 +206,7 @@ def dataset_rows(records: Iterable[Mapping[str, Any]], extra: Sequence[str] = ()
                 f'Dataset {d.get("url")} has a data URL with no ALF path: {record["data_url"]}',
                 value=record['data_url'],
             )
-        session_path, rel_path = split
+        session_path, rel_path = _checked(*split)
         row = {
             'eid': record_uuid(d.get('session')),
             'id': record_uuid(d['url']),
