@@ -84,6 +84,9 @@ async def test_bad_arguments(tmp_path: Path, home: Path) -> None:
         AsyncOne(base_url='http://127.0.0.1:9', cache_dir=tmp_path, no_such_setting=1)
     with pytest.raises(InvalidArgument, match='local session'):
         AsyncOne(cache_dir=tmp_path, silent=True)
+    settings = resolve_settings(base_url='http://127.0.0.1:9', cache_dir=tmp_path)
+    with pytest.raises(InvalidArgument, match='with settings='):
+        AsyncOne(settings=settings, silent=True)
     with pytest.raises(InvalidArgument, match='sideways'):
         AsyncOne(base_url='http://127.0.0.1:9', cache_dir=tmp_path, mode='sideways')
     local = AsyncOne(cache_dir=tmp_path)

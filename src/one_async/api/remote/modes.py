@@ -37,7 +37,8 @@ __all__ = ['RemoteCore']
 
 _logger = logging.getLogger('one_async.api')
 
-_REMOTE_ARGS: Final = ('base_url', 'username', 'password', 'token')
+_REMOTE_KWARGS: Final = ('token',)
+"""Settings that, given alone, make a session remote (besides base_url/username/password)."""
 
 
 class RemoteCore(LoadingMixin):
@@ -89,7 +90,7 @@ class RemoteCore(LoadingMixin):
             alyx is not None
             or settings is not None
             or any(v is not None for v in named.values())
-            or any(kwargs.get(k) is not None for k in _REMOTE_ARGS)
+            or any(kwargs.get(k) is not None for k in _REMOTE_KWARGS)
         )
         if remote and settings is None:
             if alyx is not None and base_url is None:
@@ -99,9 +100,9 @@ class RemoteCore(LoadingMixin):
                 **named, cache_dir=cache_dir, tables_dir=tables_dir, mode=mode, **kwargs
             )
         elif kwargs:
+            where = 'with settings=' if settings is not None else 'for a local session (no server)'
             raise InvalidArgument(
-                f'Unexpected argument(s) {sorted(kwargs)} for a local session (no server)',
-                value=sorted(kwargs),
+                f'Unexpected argument(s) {sorted(kwargs)} {where}', value=sorted(kwargs)
             )
         if settings is not None:
             cache_dir = cache_dir or settings.cache_dir
