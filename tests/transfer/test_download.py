@@ -22,7 +22,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_many_small_and_a_few_large(tmp_path: Path, serve: Any) -> None:
-    sizes = [*sizes_small(1500), 3 * 1024 * 1024 + 5, 2 * 1024 * 1024, 0]
+    sizes = [*sizes_small(1000), 3 * 1024 * 1024 + 5, 2 * 1024 * 1024, 0]
     tree = make_tree(tmp_path / 'remote', sizes)
     server = serve(tree.root, auth=AUTH)
     target = tmp_path / 'cache'

@@ -1,10 +1,11 @@
 """Atomic placement of downloads, one lock per target, and resume state.
 
 Bytes go to ``<target>.part`` beside the target; once complete and verified the part file is
-fsynced and renamed to the target, so a file under its final name is always whole.  The part
-file is also the lock: whoever holds an exclusive ``flock`` on it is the one downloading that
-target, whether the contender is another task or another process (flock locks belong to open
-file descriptions, and the kernel drops them when a process dies).  A large part file can be
+flushed to disk (fsync, or one ``syncfs`` for a batch of files) and renamed to the target, so a
+file under its final name is always whole.  The part file is also the lock: whoever holds an
+exclusive ``flock`` on it is the one downloading that target, whether the contender is another
+task or another process (flock locks belong to open file descriptions, and the kernel drops
+them when a process dies).  A large part file can be
 resumed later: ``<target>.part.json`` keeps the remote validator (ETag) its bytes came with.
 
 Every function here blocks (file system calls, hashing): the engine runs them in worker threads.
@@ -251,21 +252,14 @@ class FileSide:
             json.dump(state, handle)
         claim.meta_written = True
 
-    def finish(self, claim: Claim, chunks: list[bytes], check: DownloadItem) -> str | None:
-        """Append ``chunks``, verify, fsync and rename into place; release the lock.
-
-        Returns None once placed.  On a size or md5 mismatch nothing is placed, the lock is
-        kept and the mismatch (as the md5 found) is returned, for the caller to retry or drop.
-        """
-        (outcome,) = self.finish_many([(claim, chunks, check)])
-        if isinstance(outcome, OSError):
-            raise outcome
-        return outcome
-
     def finish_many(
         self, jobs: list[tuple[Claim, list[bytes], DownloadItem]]
     ) -> list[str | OSError | None]:
-        """:meth:`finish` for several downloads in one call; OS errors are returned in place.
+        """Append each job's last chunks, verify, flush and rename into place; release the locks.
+
+        Returns, per job, None once placed, the mismatch found (``'md5 <found>'`` or ``'size
+        <found>'``: nothing placed, the lock kept for the caller to retry or drop) or the
+        ``OSError`` met.
 
         Every file is written and verified first, then all are flushed to disk together, then
         renamed: on Linux one ``syncfs`` flushes the batch with a single journal commit, where

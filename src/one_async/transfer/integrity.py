@@ -7,10 +7,8 @@ import os
 from collections.abc import Iterable
 
 from one_async.defaults import HASH_CHUNK_SIZE
-from one_async.exceptions import IntegrityError
-from one_async.transfer.records import DownloadItem
 
-__all__ = ['StreamDigest', 'file_matches', 'mismatch']
+__all__ = ['StreamDigest', 'file_matches']
 
 
 class StreamDigest:
@@ -32,23 +30,6 @@ class StreamDigest:
     def hexdigest(self) -> str:
         """The md5 of the bytes so far."""
         return self._md5.hexdigest()
-
-
-def mismatch(item: DownloadItem, digest: StreamDigest) -> IntegrityError | None:
-    """The :class:`IntegrityError` for ``item`` when ``digest`` does not match it, else None."""
-    if item.size is not None and digest.size != item.size:
-        return IntegrityError(
-            f'Size mismatch for {item.label}: expected {item.size} bytes, got {digest.size}',
-            value=item.dataset_id or item.source,
-        )
-    if item.md5 is not None:
-        got = digest.hexdigest()
-        if got != item.md5:
-            return IntegrityError(
-                f'md5 mismatch for {item.label}: expected {item.md5}, got {got}',
-                value=item.dataset_id or item.source,
-            )
-    return None
 
 
 def file_matches(path: str, size: int | None, md5: str | None, check_hash: bool) -> bool:
