@@ -47,6 +47,7 @@ from one_async.exceptions import (
     TransferError,
     UnsafePathError,
 )
+from one_async.sync.one import ONE, One
 from one_async.transfer import (
     DownloadItem,
     DownloadReport,
@@ -58,6 +59,7 @@ from one_async.transfer import (
 __version__ = '0.1.0'
 
 __all__ = [
+    'ONE',
     'QC',
     'ALFError',
     'ALFFileError',
@@ -93,6 +95,7 @@ __all__ = [
     'InvalidArgument',
     'InvalidPattern',
     'LocalModeError',
+    'One',
     'OneError',
     'OneSettings',
     'OneWarning',

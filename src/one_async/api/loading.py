@@ -197,6 +197,7 @@ class LoadingMixin(ConversionMixin):
 
     async def load_object(
         self,
+        /,
         eid: Any,
         obj: str,
         collection: str | None = None,
@@ -269,6 +270,7 @@ class LoadingMixin(ConversionMixin):
 
     async def load_dataset(
         self,
+        /,
         eid: Any,
         dataset: str | dict[str, Any],
         collection: str | None = None,
@@ -347,6 +349,7 @@ class LoadingMixin(ConversionMixin):
 
     async def load_datasets(
         self,
+        /,
         eid: Any,
         datasets: Sequence[str | dict[str, Any]],
         collections: str | Sequence[str | None] | None = None,
@@ -478,6 +481,7 @@ class LoadingMixin(ConversionMixin):
 
     async def load_collection(
         self,
+        /,
         eid: Any,
         collection: str,
         object: str | None = None,

@@ -140,7 +140,7 @@ class SearchMixin(OneCore):
         return self._search_terms
 
     async def search(
-        self, details: bool = False, query_type: str | None = None, **kwargs: Any
+        self, /, details: bool = False, query_type: str | None = None, **kwargs: Any
     ) -> list[str] | tuple[list[str], list[dict[str, Any]] | None]:
         """Search sessions matching all the given criteria, as ONE's ``One.search``.
 

@@ -440,7 +440,7 @@ class RemoteLoading(RemoteListing):
 
     @asynccontextmanager
     async def download_stream(
-        self, eids_or_query: Any, datasets: Any = None, collection: Any = None,
+        self, /, eids_or_query: Any, datasets: Any = None, collection: Any = None,
         revision: Any = None, **kwargs: Any,
     ) -> AsyncIterator[MemoryObjectReceiveStream[DownloadResult]]:  # fmt: skip
         """:meth:`download`, yielding each file's result as soon as it is known.

@@ -95,7 +95,7 @@ class RemoteSearch(RemoteCache):
         return await self._remote_terms(endpoint or _SEARCH_ENDPOINT)
 
     async def search(
-        self, details: bool = False, query_type: str | None = None, **kwargs: Any
+        self, /, details: bool = False, query_type: str | None = None, **kwargs: Any
     ) -> Any:
         """Search sessions matching all the given criteria, as ONE's ``OneAlyx.search``.
 
@@ -166,7 +166,7 @@ class RemoteSearch(RemoteCache):
         self._require_server(what)
 
     async def search_insertions(
-        self, details: bool = False, query_type: str | None = None, **kwargs: Any
+        self, /, details: bool = False, query_type: str | None = None, **kwargs: Any
     ) -> Any:
         """Search probe insertions on Alyx, as ONE's ``search_insertions``.
 
