@@ -255,3 +255,24 @@ async def test_caller_supplied_httpx_client(tmp_path: Path, serve: Any) -> None:
     report = await download_files(tree.items(server.url), tmp_path / 't2', auth=digest_auth)
     assert len(report.failed) == len(tree.files)
     assert {type(r.error) for r in report.failed} == {DownloadError}
+
+
+async def test_stale_and_planted_part_files(tmp_path: Path, serve: Any) -> None:
+    """A stale part file without resume state starts over; a symlinked one is refused."""
+    tree = make_tree(tmp_path / 'remote', [5000, 6000])
+    server = serve(tree.root)
+    target = tmp_path / 'cache'
+    first, second = (target / rel for rel in tree.files)
+    first.parent.mkdir(parents=True)
+    second.parent.mkdir(parents=True)
+    first.with_name(first.name + '.part').write_bytes(b'garbage from a killed run')
+    outside = tmp_path / 'outside.bin'
+    outside.write_bytes(b'keep me')
+    second.with_name(second.name + '.part').symlink_to(outside)
+    report = await download_files(tree.items(server.url), target)
+    assert report.results[0].status == 'downloaded'
+    assert first.read_bytes() == tree.files[next(iter(tree.files))]
+    assert not first.with_name(first.name + '.part').exists()
+    assert isinstance(report.results[1].error, UnsafePathError)
+    assert outside.read_bytes() == b'keep me'
+    assert not second.exists()
