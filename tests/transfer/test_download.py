@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from one_async.exceptions import DownloadError, IntegrityError, UnsafePathError
+from one_async.testing.faults import FaultPlan, Faults
 from one_async.transfer import DownloadItem, DownloadResult, download_files, stream_downloads
 from one_async.transfer.records import DownloadReport
 
@@ -276,3 +277,19 @@ async def test_stale_and_planted_part_files(tmp_path: Path, serve: Any) -> None:
     assert isinstance(report.results[1].error, UnsafePathError)
     assert outside.read_bytes() == b'keep me'
     assert not second.exists()
+
+
+async def test_leaving_the_stream_early_cancels_the_rest(tmp_path: Path, serve: Any) -> None:
+    tree = make_tree(tmp_path / 'remote', sizes_small(200, low=20_000, high=200_000))
+    server = serve(tree.root, faults=Faults(default=FaultPlan(trickle_rate=2 * 1024 * 1024)))
+    seen = 0
+    async with stream_downloads(tree.items(server.url), tmp_path / 't') as results:
+        async for _ in results:
+            seen += 1
+            if seen == 3:
+                break
+    placed = check_target(tmp_path / 't', tree, expect_all=False)
+    assert 3 <= placed < len(tree.files)
+    empty = await download_files([], tmp_path / 'empty')
+    assert empty.ok
+    assert empty.results == ()
