@@ -1,9 +1,9 @@
 """``one-async demo``: the whole job on embedded data, with no network and no configuration.
 
 Generates a small IBL-like data set, serves it from a local Alyx-compatible server and data
-server on loopback, then does what a user does: search sessions remotely, fetch the cache tables,
-download every file of the matching sessions in one verified parallel batch, and load an ALF
-object from disk.  Prints what it did and how fast.
+server on loopback, then does what a user does with an ``AsyncOne`` session: search sessions
+remotely, download every dataset of the matching sessions in one verified parallel batch, and
+load an ALF object.  Prints what it did and how fast.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from pathlib import Path
 
 import anyio.to_thread
 
-from one_async.alf.io import aload_object
 from one_async.alyx import AsyncAlyxClient
+from one_async.api import AsyncOne
 from one_async.testing.demo import demo_server
-from one_async.transfer import DownloadReport, download_files
+from one_async.transfer import DownloadReport
 
 __all__ = ['DemoSummary', 'run_demo']
 
@@ -65,7 +65,13 @@ async def run_demo(
     progress: bool | None = None,
     echo: Callable[[str], None] = print,
 ) -> DemoSummary:
-    """Run the demo in ``workdir`` (a temporary folder by default) and return its summary."""
+    """Run the demo in ``workdir`` (a temporary folder by default) and return its summary.
+
+    Everything goes through the public API: an :class:`~one_async.api.AsyncOne` in remote mode
+    on the local server searches, downloads (``download``: one verified parallel batch) and
+    loads.  Tokens and REST caches stay inside ``workdir``; nothing is read from or written to
+    the user's configuration.
+    """
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix='one-async-demo-') as tmp:
             return await run_demo(Path(tmp), n_sessions=n_sessions, progress=progress, echo=echo)
@@ -75,48 +81,37 @@ async def run_demo(
         lambda: demo_server(workdir / 'server', n_sessions=n_sessions)
     )
     cache_dir = workdir / 'cache'
+    cache_dir.mkdir(parents=True, exist_ok=True)
     with server:
         info = server.info
-        async with AsyncAlyxClient(
-            info.base_url, info.username, info.password, cache_dir=cache_dir / '.rest'
-        ) as alyx:
-            start = time.perf_counter()
-            sessions = await alyx.rest('sessions', 'list', task_protocol='ephys')
-            records = list(sessions) if isinstance(sessions, list) else await sessions.to_list()
-            summary.timings['search'] = time.perf_counter() - start
-            summary.matched = [r['id'] for r in records]
-            tables = await alyx.download_cache_tables(cache_dir)
-            summary.cache_tables = sorted(p.name for p in tables.files)
-
-            items = []
-            for eid in summary.matched:
-                datasets = await alyx.rest('datasets', 'list', session=eid, exists=True)
-                rows = datasets if isinstance(datasets, list) else await datasets.to_list()
-                for dataset in rows:
-                    for record in dataset['file_records']:
-                        if record.get('data_url') and record.get('exists'):
-                            items.append(
-                                {
-                                    'url': record['data_url'],
-                                    'size': dataset.get('file_size'),
-                                    'md5': dataset.get('hash'),
-                                    'id': dataset['url'].rsplit('/', 1)[-1],
-                                }
-                            )
-                            break
-        echo(f'downloading {len(items)} files of {len(summary.matched)} sessions ...')
-        summary.report = await download_files(
-            items,
-            cache_dir,
-            auth=(info.data_server_login, info.data_server_password),
-            progress=progress,
+        alyx = AsyncAlyxClient(
+            info.base_url, info.username, info.password, token_dir=workdir / 'tokens'
         )
-    loaded = [p for p in summary.report.paths if p is not None and 'trials' in p.name]
-    if loaded:
-        alf_dir = loaded[0].parent
-        trials = await aload_object(alf_dir, 'trials')
-        summary.loaded_object = 'trials'
-        summary.loaded_attributes = {
-            key: tuple(getattr(value, 'shape', ())) for key, value in trials.items()
-        }
+        async with (
+            alyx,
+            AsyncOne(
+                cache_dir=cache_dir,
+                mode='auto',
+                alyx=alyx,
+                http_data_server=info.data_server_url,
+                http_data_server_login=info.data_server_login,
+                http_data_server_password=info.data_server_password,
+                silent=True,
+            ) as one,
+        ):
+            start = time.perf_counter()
+            found = await one.search(task_protocol='ephys', query_type='remote')
+            eids = found if isinstance(found, list) else await found.to_list()
+            summary.matched = [str(e) for e in eids]
+            summary.timings['search'] = time.perf_counter() - start
+            summary.cache_tables = sorted(p.name for p in one.tables_dir.glob('*.pqt'))
+            echo(f'downloading every dataset of {len(summary.matched)} sessions ...')
+            summary.report = await one.download(summary.matched, progress=progress)
+            if summary.matched:
+                trials = await one.load_object(summary.matched[0], 'trials')
+                assert isinstance(trials, dict)  # an AlfBunch (not download_only)
+                summary.loaded_object = 'trials'
+                summary.loaded_attributes = {
+                    key: tuple(getattr(value, 'shape', ())) for key, value in trials.items()
+                }
     return summary
