@@ -18,6 +18,10 @@ CACHE_EXPIRY: Final = timedelta(hours=24)
 CACHE_LOCK_TIMEOUT: Final = 30.0
 """Seconds to wait for the inter-process lock of a cache directory before giving up."""
 
+SESSION_SCANS_BEFORE_LOAD: Final = 1
+"""Single-session queries answered by a scan of the datasets file (pushed down to the row groups
+of that session) before the whole table is read into memory for the next ones."""
+
 HASH_CHUNK_SIZE: Final = 4 * 1024 * 1024
 """Bytes read per call when hashing a file on disk (md5)."""
 

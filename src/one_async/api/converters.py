@@ -40,7 +40,7 @@ from one_async.exceptions import (
 )
 
 from .identifiers import is_listlike
-from .listing import ListingMixin, _session_rows
+from .listing import ListingMixin, _session_record_rows
 
 __all__ = ['ConversionMixin', 'session_record2path']
 
@@ -87,7 +87,7 @@ class ConversionMixin(ListingMixin):
 
     async def _session_record(self, eid: str) -> dict[str, Any] | None:
         tables = await self._query()
-        rows = _session_rows(await self._sessions(tables), eid)
+        rows = _session_record_rows(await self._sessions(tables), eid)
         if rows.height > 1:
             raise ALFMultipleObjectsFound(f'Duplicate eids in sessions table: {eid}', value=eid)
         return rows.row(0, named=True) if rows.height else None
@@ -137,8 +137,7 @@ class ConversionMixin(ListingMixin):
         if eid is None or session_path is None:
             return None
         rel = path.as_posix()[len(session_path.as_posix()) :].strip('/')
-        await self._datasets(tables)
-        rows = tables.session_datasets(eid).filter(pl.col('rel_path') == rel)
+        rows = (await self._session_rows(tables, eid)).filter(pl.col('rel_path') == rel)
         if rows.height == 0:
             return None
         if rows.height > 1:

@@ -86,6 +86,7 @@ class OneCore:
         self._tables: CacheTables | None = None
         self._shape: ResultShape | None = None
         self._index_cache: DatasetsIndex | None = None
+        self._session_scans = 0
         self._index_lock = threading.Lock()
         self._open_lock = anyio.Lock()
 
@@ -151,6 +152,7 @@ class OneCore:
 
     def _install(self, tables: CacheTables) -> None:
         self._tables = tables
+        self._session_scans = 0
         self._shape = ResultShape.of(tables.info('sessions'), tables.info('datasets'))
         with self._index_lock:
             self._index_cache = None
@@ -223,6 +225,21 @@ class OneCore:
         if tables.is_materialised('sessions'):
             return tables.frame('sessions')
         return await tables.aframe('sessions')
+
+    async def _session_rows(self, tables: CacheTables, eid: str) -> pl.DataFrame:
+        """The datasets of one session (sorted by ``id``).
+
+        Once the table is in memory this is an O(1) slice.  Before, the first
+        :data:`~one_async.defaults.SESSION_SCANS_BEFORE_LOAD` calls scan the file for that
+        session only (a few row groups of the file sorted by session), so that a one-off
+        question does not read millions of rows; the next call reads the table.
+        """
+        if not tables.is_materialised('datasets'):
+            if self._session_scans < defaults.SESSION_SCANS_BEFORE_LOAD:
+                self._session_scans += 1
+                return await anyio.to_thread.run_sync(tables.session_datasets, eid)
+            await self._datasets(tables)
+        return tables.session_datasets(eid)
 
     async def _datasets(self, tables: CacheTables) -> pl.DataFrame:
         """The datasets table in memory (read in a worker thread the first time)."""

@@ -73,10 +73,7 @@ def _check_batch(
     for row, path, size, md5, label in items:
         try:
             found = os.stat(path).st_size
-        except FileNotFoundError:
-            out.append((row, (False, False)))
-            continue
-        except OSError:
+        except OSError:  # absent (or unreadable): to be fetched
             out.append((row, (False, False)))
             continue
         if size and found != size:

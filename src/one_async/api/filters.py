@@ -262,8 +262,8 @@ def _build(
     patterns = {k: _translated(v, wildcards) for k, v in args.items() if v is not None}
     try:
         compiled = spec.regex('^' + spec_str, **patterns)
-    except InvalidArgument as exc:
-        raise InvalidArgument(str(exc), value=exc.value) from None
+    except InvalidArgument:
+        raise  # an unknown ALF part
     except (re.error, ValueError, KeyError, IndexError) as exc:
         source = '^' + spec_str
         raise InvalidPattern(f'Invalid dataset pattern "{source}": {exc}', value=source) from None

@@ -118,8 +118,8 @@ class ListingMixin(IdentifiersMixin):
         For a single session (or a list) the rows are returned; for all sessions (``eid``
         false), the row mask over the whole-table index.
         """
-        await self._datasets(tables)
         if _falsy(eid):
+            await self._datasets(tables)
 
             def select() -> TableSelection:
                 index = self._index(tables)
@@ -128,18 +128,18 @@ class ListingMixin(IdentifiersMixin):
             return await self._run(select)
         eids = await self.to_eid(eid)
         if _falsy(eids):
-            return Selection(tables.frame('datasets').clear(), DATASETS_INDEX)
+            return Selection(_empty_datasets(tables), DATASETS_INDEX)
         if isinstance(eids, str):
-            frame = tables.session_datasets(eids)
+            frame = await self._session_rows(tables, eids)
             if frame.height == 0:  # ONE's KeyError branch: an empty table with both levels
                 return Selection(frame, DATASETS_INDEX)
             index: tuple[str, ...] = ('id',)
         else:
             # as pandas' .loc with a list: sessions in order of first mention, once each
             unique = list(dict.fromkeys(e if isinstance(e, str) else None for e in eids))
-            parts = [tables.session_datasets(e) if e is not None else None for e in unique]
+            parts = [await self._session_rows(tables, e) if e else None for e in unique]
             if any(p is None or p.height == 0 for p in parts):
-                return Selection(tables.frame('datasets').clear(), DATASETS_INDEX)
+                return Selection(_empty_datasets(tables), DATASETS_INDEX)
             frame = pl.concat([p for p in parts if p is not None])
             index = DATASETS_INDEX
         if frame.height > 0:
@@ -332,7 +332,7 @@ class ListingMixin(IdentifiersMixin):
         if not isinstance(resolved, str):
             raise ALFObjectNotFound(f'Session "{resolved}" not found', value=resolved)
         sessions = await self._sessions(tables)
-        record = _session_rows(sessions, resolved)
+        record = _session_record_rows(sessions, resolved)
         if record.height == 0:
             raise ALFObjectNotFound(f'Session "{resolved}" not found', value=resolved)
         if record.height > 1:
@@ -342,8 +342,7 @@ class ListingMixin(IdentifiersMixin):
         shape = self._result_shape()
         if not full:
             return shape.session_records(record)[0]
-        await self._datasets(tables)
-        datasets = shape.dataset_table(tables.session_datasets(resolved))
+        datasets = shape.dataset_table(await self._session_rows(tables, resolved))
         session = shape.session_records(record)[0]
         if datasets.height == 0:
             datasets = datasets.clear(1).with_columns(pl.lit(resolved).alias('eid'))
@@ -351,6 +350,11 @@ class ListingMixin(IdentifiersMixin):
         return datasets.drop(clashing).with_columns(
             pl.lit(v, dtype=record.schema[k]).alias(k) for k, v in session.items()
         )
+
+
+def _empty_datasets(tables: CacheTables) -> pl.DataFrame:
+    """An empty datasets table with the columns of the cache's (without reading it)."""
+    return tables.datasets.clear().collect()
 
 
 def _falsy(value: Any) -> bool:
@@ -361,7 +365,7 @@ def _falsy(value: Any) -> bool:
     return False
 
 
-def _session_rows(sessions: pl.DataFrame, eid: str) -> pl.DataFrame:
+def _session_record_rows(sessions: pl.DataFrame, eid: str) -> pl.DataFrame:
     """The rows of ``eid`` in the sessions table sorted by id (binary search)."""
     ids = sessions.get_column('id')
     start = int(ids.search_sorted(eid, 'left'))

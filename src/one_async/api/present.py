@@ -35,7 +35,6 @@ _EMPTY: Final = {
     'datasets': ('session_path', 'rel_path', 'file_size', 'hash', 'exists', 'qc'),
 }
 _INDEX_NAME: Final = re.compile('.?id')
-_PAIR: Final = re.compile(r'^(.+)_[01]$')
 
 
 def one_columns(name: str, info: TableInfo | None) -> tuple[str, ...]:

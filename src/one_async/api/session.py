@@ -81,6 +81,8 @@ class AsyncOne(RemoteMixin):
         The session may be used again afterwards: the tables are reopened on first use.
         """
         async with self._open_lock:
+            if self._tables is not None:
+                self._tables.close()
             self._tables = None
             self._shape = None
             with self._index_lock:
