@@ -17,6 +17,7 @@ import anyio
 import typer
 
 from one_async.api import AsyncOne
+from one_async.api.factory import make_session
 from one_async.cache import CacheTables, abuild_cache
 from one_async.cli.demo import run_demo
 from one_async.exceptions import OneError
@@ -64,12 +65,8 @@ def _run(job: Callable[[], Awaitable[T]]) -> T:
 def _session(
     cache_dir: Path | None, base_url: str | None, username: str | None, mode: str | None
 ) -> AsyncOne:
-    options: dict[str, Any] = {'cache_dir': cache_dir}
-    if mode is not None:
-        options['mode'] = mode
-    if base_url is not None or username is not None:
-        options.update(base_url=base_url, username=username)
-    return AsyncOne(**options)
+    options: dict[str, Any] = {'cache_dir': cache_dir, 'base_url': base_url, 'username': username}
+    return make_session(mode=mode or 'auto', **{k: v for k, v in options.items() if v})
 
 
 def _print(value: Any, as_json: bool) -> None:
@@ -151,6 +148,69 @@ def list_(
             return listed
 
     _print(_run(job), as_json)
+
+
+@app.command()
+def download(
+    eids: Annotated[
+        list[str] | None, typer.Argument(help='Sessions (eids, paths or references).')
+    ] = None,
+    subject: Annotated[list[str] | None, typer.Option(help='Search term: subject.')] = None,
+    lab: Annotated[list[str] | None, typer.Option(help='Search term: lab.')] = None,
+    dataset: Annotated[
+        list[str] | None, typer.Option(help='File name pattern of the datasets to fetch.')
+    ] = None,
+    collection: Annotated[str | None, typer.Option(help='Collection pattern.')] = None,
+    revision: Annotated[str | None, typer.Option(help='Revision (last one up to it).')] = None,
+    cache_dir: CacheDir = None,
+    base_url: BaseUrl = None,
+    username: Username = None,
+    mode: Mode = None,
+    progress: Annotated[
+        bool | None, typer.Option(help='Progress bar (default: on a tty).')
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Download every dataset of the given (or matching) sessions in one verified batch.
+
+    Exits with status 1 when any file failed, after printing which and why.
+    """
+    query: dict[str, Any] = {k: v for k, v in {'subject': subject, 'laboratory': lab}.items() if v}
+    if not eids and not query:
+        raise typer.BadParameter('give session ids or search terms (--subject, --lab)')
+
+    async def job() -> Any:
+        async with _session(cache_dir, base_url, username, mode) as one:
+            return await one.download(
+                eids or query,
+                datasets=dataset or None,
+                collection=collection,
+                revision=revision,
+                progress=progress,
+            )
+
+    report = _run(job)
+    failed = report.failed
+    if as_json:
+        _print(
+            {
+                'downloaded': report.downloaded,
+                'skipped': report.skipped,
+                'bytes': report.bytes,
+                'seconds': report.seconds,
+                'failed': [{'item': r.item.label, 'error': str(r.error)} for r in failed],
+            },
+            True,
+        )
+    else:
+        typer.echo(
+            f'{report.downloaded} downloaded, {report.skipped} already present, '
+            f'{len(failed)} failed, {report.bytes / 1e6:.1f} MB in {report.seconds:.2f} s'
+        )
+        for result in failed:
+            typer.echo(f'failed: {result.item.label}: {result.error}', err=True)
+    if failed:
+        raise typer.Exit(code=1)
 
 
 @cache_app.command('build')

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from one_async.api import AsyncOne
-from one_async.config import OneSettings, database_for_cache_dir, resolve_settings
+from one_async.api.factory import make_session
 from one_async.config import setup as _setup_config
 from one_async.sync.facade import SyncFacade, sync_method, sync_property
 
@@ -46,6 +48,13 @@ class One(SyncFacade[AsyncOne]):
         **kwargs: Any,
     ) -> None:
         super().__init__(lambda: AsyncOne(cache_dir, mode, wildcards, tables_dir, **kwargs))
+
+    @classmethod
+    def wrap(cls, factory: Callable[[], AsyncOne]) -> One:
+        """A facade over the session ``factory`` builds (called in the facade's loop thread)."""
+        facade = cls.__new__(cls)
+        SyncFacade.__init__(facade, factory)
+        return facade
 
     def __repr__(self) -> str:
         return f'One({self._async_object!r})'
@@ -142,23 +151,12 @@ def ONE(*, mode: str = 'auto', wildcards: bool = True, **kwargs: Any) -> One:
         if cached is not None and not cached.closed:
             _instances.move_to_end(key)
             return cached
-    one = _new_session(mode, wildcards, dict(kwargs))
+    one = One.wrap(partial(make_session, mode=mode, wildcards=wildcards, **kwargs))
     with _instances_lock:
         _instances[key] = one
         while len(_instances) > _FACTORY_CACHE_SIZE:
             _instances.popitem(last=False)
     return one
-
-
-def _new_session(mode: str, wildcards: bool, kwargs: dict[str, Any]) -> One:
-    cache_dir = kwargs.get('cache_dir')
-    named = any(kwargs.get(k) is not None for k in ('base_url', 'username', 'password'))
-    if not named and cache_dir and database_for_cache_dir(cache_dir) is None:
-        return One(mode='local', wildcards=wildcards, **kwargs)
-    if named:
-        return One(mode=mode, wildcards=wildcards, **kwargs)
-    settings: OneSettings = resolve_settings(mode=mode, wildcards=wildcards, **kwargs)
-    return One(settings=settings)
 
 
 def _cache_clear() -> None:
