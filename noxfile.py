@@ -21,8 +21,8 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """Ruff lint and format check."""
     session.install('ruff')
-    session.run('ruff', 'check', 'src', 'tests', 'benchmarks', 'noxfile.py')
-    session.run('ruff', 'format', '--check', 'src', 'tests', 'benchmarks', 'noxfile.py')
+    session.run('ruff', 'check', 'src', 'tests', 'benchmarks', 'docs', 'noxfile.py')
+    session.run('ruff', 'format', '--check', 'src', 'tests', 'benchmarks', 'docs', 'noxfile.py')
 
 
 @nox.session(python=PYTHON)

@@ -26,7 +26,12 @@ class ServerStartError(RuntimeError):
 
 @contextmanager
 def serve_in_thread(
-    app: Any, *, host: str = '127.0.0.1', port: int = 0, log_level: str = 'warning'
+    app: Any,
+    *,
+    host: str = '127.0.0.1',
+    port: int = 0,
+    log_level: str = 'warning',
+    lifespan: str = 'off',
 ) -> Iterator[str]:
     """Serve ``app`` in a background thread for the duration of the ``with`` block.
 
@@ -40,6 +45,8 @@ def serve_in_thread(
         Port to bind; 0 picks a free one.
     log_level
         uvicorn's log level (access logs are off).
+    lifespan
+        'on' to run the app's lifespan (startup before serving, shutdown on exit).
 
     Yields
     ------
@@ -54,7 +61,7 @@ def serve_in_thread(
         app,
         log_level=log_level,
         access_log=False,
-        lifespan='off',
+        lifespan=lifespan,
         timeout_graceful_shutdown=2,
         timeout_keep_alive=30,
     )
