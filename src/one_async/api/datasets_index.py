@@ -6,19 +6,25 @@ distinct value, and the answers are spread over the rows.  The index also keeps 
 flags, the QC ranks and the session boundaries (the table is sorted by ``eid``) as arrays, so
 that "a session has a matching dataset" is one ``reduceat``.
 
-Spreading answers over the rows works in two ways.  The first whole-table query on a table
-uses ``is_in`` on the matching paths (no preparation).  From the second query on, each row
-carries the code of its path (built once, a few tens of milliseconds per million rows), and
-answers are gathered by code with numpy, several times faster.
+Spreading answers over the rows works in three ways.  From the second whole-table query on a
+table, each row carries the code of its path (built once, a few tens of milliseconds per million
+rows) and answers are gathered by code with numpy.  Before that, a pattern that means exactly
+the same to polars' regular expression engine as to Python's (:func:`polars_pattern`: plain
+text, ``.``, ``*``, ``+``, ``?``, ``|``, groups, anchors, ASCII classes, counted repeats) is
+evaluated by polars on every row; any other pattern is tested once per distinct path and
+spread with ``is_in``.
 
 An index belongs to one materialised frame; it is rebuilt when the table changes.
 """
 
 from __future__ import annotations
 
+import re
 import threading
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Final
 
 import numpy as np
@@ -27,7 +33,7 @@ import polars as pl
 
 from .filters import PathMatcher, qc_codes
 
-__all__ = ['CODES_AFTER', 'DatasetsIndex']
+__all__ = ['CODES_AFTER', 'DatasetsIndex', 'polars_pattern']
 
 CODES_AFTER: Final = 2
 """Whole-table queries on a table after which rows get path codes."""
@@ -35,6 +41,56 @@ CODES_AFTER: Final = 2
 _LUT_CACHE: Final = 16
 
 BoolArray = npt.NDArray[np.bool_]
+
+# Python regular expressions whose meaning polars (Rust ``regex``) shares exactly: literal
+# characters, escaped punctuation, '.', quantifiers '*', '+', '?' (lazy too), counted repeats
+# '{m}', '{m,}', '{m,n}', alternation, plain and non-capturing groups, '^', '$', and classes of
+# literal characters and ranges.  No class escapes (\w, \d, \s, \b: Unicode tables differ),
+# no flags, lookarounds, backreferences or nested classes.
+_TOKEN: Final = re.compile(
+    r"""
+      \\[^0-9A-Za-z]               # escaped punctuation
+    | \[\^?(?:\\[^0-9A-Za-z]|[^\\\[\]])+\]   # a class of literal characters and ranges
+    | \{\d+(?:,\d*)?\}\??          # counted repeat
+    | \(\?:                         # non-capturing group
+    | \((?!\?)                      # capturing group (no flags, no lookaround)
+    | [*+?]\??                      # quantifiers, greedy or lazy
+    | [.|)^$]                       # other metacharacters
+    | [^\\\[\]{}()*+?.|^$]          # a literal character
+    """,
+    re.VERBOSE,
+)
+
+
+@lru_cache(maxsize=256)
+def polars_pattern(pattern: str, kind: str) -> str | None:
+    """The polars equivalent of a :class:`~one_async.api.filters.PathMatcher` test, or None.
+
+    ``kind`` is the matcher's kind (``'literal'``, ``'search'``, ``'match'``); the result is a
+    regular expression for ``str.contains`` (for ``'literal'``, the text itself).  None when the
+    meanings might differ.
+    """
+    if kind == 'literal':
+        return pattern
+    if kind not in ('search', 'match'):
+        return None
+    position = 0
+    while position < len(pattern):
+        token = _TOKEN.match(pattern, position)
+        if token is None:
+            return None
+        text = token.group()
+        if text.startswith('[') and any(op in text for op in ('[:', '&&', '--', '~~')):
+            return None  # POSIX classes and set operations: polars only
+        position = token.end()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('error')
+            re.compile(pattern)
+        pl.Series([''], dtype=pl.String).str.contains(pattern)
+    except (re.error, Warning, pl.exceptions.PolarsError):
+        return None
+    return pattern if kind == 'search' else f'^(?:{pattern})'
 
 
 @dataclass(eq=False)
@@ -133,8 +189,31 @@ class DatasetsIndex:
                 self._luts.popitem(last=False)
         return table
 
+    def rows_many(self, tests: list[PathMatcher]) -> list[BoolArray]:
+        """The tests of each row's path (polars evaluates several patterns in parallel)."""
+        with self._lock:
+            codes = self._codes
+        patterns = [polars_pattern(*t.key) for t in tests]
+        if codes is not None or len(tests) < 2 or any(p is None for p in patterns):
+            return [self.rows(t) for t in tests]
+        column = pl.col('rel_path')
+        found = self.frame.select(
+            column.str.contains(p, literal=t.key[1] == 'literal').fill_null(False).alias(f'{i}')
+            for i, (p, t) in enumerate(zip(patterns, tests, strict=True))
+            if p is not None
+        )
+        return [s.to_numpy().astype(np.bool_) for s in found.get_columns()]
+
     def rows(self, test: PathMatcher) -> BoolArray:
         """The test of each row's path."""
+        with self._lock:
+            codes = self._codes
+        if codes is None:
+            pattern = polars_pattern(*test.key)
+            if pattern is not None:
+                rel = self.frame.get_column('rel_path')
+                found = rel.str.contains(pattern, literal=test.key[1] == 'literal')
+                return found.fill_null(False).to_numpy().astype(np.bool_)
         with self._lock:
             paths = self._distinct_paths()
             codes = self._codes

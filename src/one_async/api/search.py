@@ -119,8 +119,8 @@ def run_search(
             idx = cached[0]
             usable = idx.exists & (idx.qc <= QC_LEVELS.index(qc.name))
             selected = np.ones(len(idx.starts), dtype=np.bool_)
-            for test in tests:
-                selected &= idx.any_per_session(idx.rows(test) & usable)
+            for rows in idx.rows_many(tests):
+                selected &= idx.any_per_session(rows & usable)
             eids = idx.eids.filter(pl.Series(selected))
             sessions = sessions.filter(pl.col('id').is_in(eids.implode()))
     if sessions.height == 0:
