@@ -4,8 +4,10 @@
 provides what the query mixins need:
 
 * :meth:`OneCore._query` - the one place where ``query_type``/``mode`` are resolved: the cache
-  is refreshed as the mode says (ONE's ``refresh`` decorator) and the tables opened; a remote
-  query is refused here until the Alyx client is wired in (it will dispatch from here);
+  is refreshed as the mode says (ONE's ``refresh`` decorator) and the tables opened; without a
+  server a remote query is refused (:mod:`one_async.api.remote` overrides it to dispatch);
+* :meth:`OneCore._session_rows` - one session's datasets: a pushed-down scan of the file for a
+  first one-off question, an O(1) slice of the table in memory afterwards;
 * :meth:`OneCore._datasets` and :meth:`OneCore._index` - the datasets table in memory and its
   whole-table index, materialised in a worker thread on first use;
 * :meth:`OneCore._run` - running CPU-heavy work in a worker thread.

@@ -14,6 +14,20 @@ Usage::
 
 Tables open on entry (footers only: rows are read by the first query needing them); outside
 ``async with`` they open on first use, and :meth:`AsyncOne.aclose` releases them.
+
+Deliberate differences from ONE-api 2.9.0 (each pinned by a test), where ONE fails or is
+inconsistent:
+
+* lists stay lists: ``list_datasets`` of an unknown session gives ``[]`` (ONE: an empty
+  DataFrame); a ``search`` whose remaining sessions have no datasets gives ``[]`` (ONE: a
+  TypeError);
+* ``path2record`` takes str paths and tables without ``session_path`` (Alyx 3.x layout), and
+  matches the exact relative path; records are dicts with their key columns first;
+* ``load_collection`` applies ``revision`` as a revision (ONE uses it as a collection pattern);
+* assertion failures of ONE are typed errors (a reference matching no session:
+  ``ALFObjectNotFound``); unparsable dates must be ISO 8601 (ONE accepts what pandas parses);
+* ``save_cache`` waits for the (atomic, locked) write and writes to the tables folder;
+* search terms also accept ONE 3.x's ``datasets`` (exact file names), spelled in full.
 """
 
 from __future__ import annotations
