@@ -266,6 +266,24 @@ async def test_load_collection_applies_the_revision(generated_dir: Path) -> None
         )
 
 
+async def test_load_datasets_takes_dicts(generated_dir: Path) -> None:
+    """ONE 2.9.0 fails on dicts of ALF parts with wildcards on (it appends '' to them);
+    they select the same datasets as the file names here."""
+    one = _quiet_one(generated_dir)
+    async with AsyncOne(cache_dir=generated_dir) as aone:
+        eid = await _trials_session(aone)
+        parts = [{'object': 'trials', 'attribute': 'table'}, {'object': 'wheel'}]
+        with pytest.raises(TypeError):
+            one.load_datasets(eid, parts, download_only=True)
+        files, records = await aone.load_datasets(
+            eid, [parts[0]], download_only=True, collections='alf'
+        )
+        by_name, _ = await aone.load_datasets(eid, ['_ibl_trials.table.pqt'], download_only=True)
+        assert files == by_name
+        assert records[0] is not None
+        assert records[0]['rel_path'].endswith('_ibl_trials.table.pqt')
+
+
 async def test_alyx3_layout_loads_without_session_path(
     generated_dir: Path, tmp_path: Path
 ) -> None:

@@ -18,7 +18,9 @@ Deliberate differences from ONE 2.9.0:
 * file sizes of 0 or null and null hashes are not checked (ONE flags a null size as a
   mismatch);
 * when a session has no datasets and ``assert_present`` is false, ``load_datasets`` returns
-  ``(None, [])`` (ONE returns an empty DataFrame as the records).
+  ``(None, [])`` (ONE returns an empty DataFrame as the records);
+* ``load_datasets`` takes dicts of ALF parts with wildcards on (ONE fails appending '' to
+  them).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
@@ -31,7 +31,7 @@ def serve_in_thread(
     host: str = '127.0.0.1',
     port: int = 0,
     log_level: str = 'warning',
-    lifespan: str = 'off',
+    lifespan: Literal['auto', 'on', 'off'] = 'off',
 ) -> Iterator[str]:
     """Serve ``app`` in a background thread for the duration of the ``with`` block.
 
