@@ -101,8 +101,8 @@ class DatasetRecord(AlyxRecord):
         return _uuid_from_url(self.session)
 
 
-class SessionDataset(AlyxRecord):
-    """A dataset summary in a session detail's ``data_dataset_session_related``."""
+class InsertionDataset(AlyxRecord):
+    """A dataset summary in an insertion detail."""
 
     id: UUID
     name: str
@@ -113,9 +113,15 @@ class SessionDataset(AlyxRecord):
     hash: str | None = None
     version: str | None = None
     collection: str | None = None
+    qc: str | int | None = None
+
+
+class SessionDataset(InsertionDataset):
+    """A dataset summary in a session detail's ``data_dataset_session_related``: an insertion's
+    summary plus the revision fields."""
+
     revision: str | None = None
     default_revision: bool | None = None
-    qc: str | int | None = None
 
     @field_validator('default_revision', mode='before')
     @classmethod
@@ -142,21 +148,6 @@ class SessionRecord(SessionInfo):
     """A session from the ``/sessions`` list."""
 
     url: str | None = None
-
-
-class InsertionDataset(AlyxRecord):
-    """A dataset summary in an insertion detail."""
-
-    id: UUID
-    name: str
-    dataset_type: str | None = None
-    data_url: str | None = None
-    url: str | None = None
-    file_size: int | None = None
-    hash: str | None = None
-    version: str | None = None
-    collection: str | None = None
-    qc: str | int | None = None
 
 
 class InsertionRecord(AlyxRecord):
