@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from one_async.exceptions import DownloadError, IntegrityError
 from one_async.transfer import DownloadItem, S3Config, S3Location, download_files
@@ -22,23 +19,6 @@ pytestmark = pytest.mark.anyio
 
 CREDENTIALS = {'aws_access_key_id': 'testing', 'aws_secret_access_key': 'testing'}
 SESSION = 'mainenlab/Subjects/ZM_1743/2019-06-14/001'
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope='module')
-def moto_url() -> Iterator[str]:
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address='127.0.0.1', port=port, verbose=False)
-    server.start()
-    try:
-        yield f'http://127.0.0.1:{port}'
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope='module')

@@ -5,9 +5,7 @@ them; what S3 cannot serve comes over HTTP."""
 from __future__ import annotations
 
 import json
-import socket
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +13,6 @@ import boto3
 import numpy as np
 import polars as pl
 import pytest
-from moto.server import ThreadedMotoServer
 
 from one_async.alf.path import add_uuid_string
 from one_async.api import AsyncOne
@@ -28,23 +25,6 @@ from .conftest import OneFactory, data_gets, generated
 pytestmark = pytest.mark.anyio
 
 CREDENTIALS = {'aws_access_key_id': 'testing', 'aws_secret_access_key': 'testing'}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope='module')
-def moto_url() -> Iterator[str]:
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address='127.0.0.1', port=port, verbose=False)
-    server.start()
-    try:
-        yield f'http://127.0.0.1:{port}'
-    finally:
-        server.stop()
 
 
 def publish_on_aws(server: LocalAlyx, moto_url: str, ids: list[str], upload: bool = True) -> None:
