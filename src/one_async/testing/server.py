@@ -52,6 +52,23 @@ class ConnectionInfo(BaseModel):
     data_server_password: str = Field(repr=False)
     cache_dir: str
 
+    def session_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments connecting :class:`~one_async.AsyncOne` or ``ONE()`` to this server.
+
+        Examples
+        --------
+        >>> one = ONE(**alyx.info.session_kwargs(), cache_dir='one_cache')  # doctest: +SKIP
+        """
+        return {
+            'base_url': self.base_url,
+            'username': self.username,
+            'password': self.password,
+            'http_data_server': self.data_server_url,
+            'http_data_server_login': self.data_server_login,
+            'http_data_server_password': self.data_server_password,
+            'silent': True,
+        }
+
     def one_params(self) -> dict[str, Any]:
         """The ONE-api parameters of this server (``one.params`` keys)."""
         return {
