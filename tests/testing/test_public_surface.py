@@ -26,7 +26,7 @@ def test_session_kwargs_connect_the_sync_facade_to_a_demo_server(tmp_path: Path)
             trials = one.load_object(eids[0], 'trials')
             assert len(trials['choice']) > 0
             # the files came over the data server (Basic auth from session_kwargs)
-            assert any((tmp_path / 'cache').rglob('*.trials.choice*.npy'))
+            assert any((tmp_path / 'cache').rglob('_ibl_trials.*'))
         finally:
             one.close()
             ONE.cache_clear()
