@@ -686,6 +686,7 @@ class AsyncAlyxClient:
 
     async def rest(
         self,
+        /,
         endpoint: str,
         action: str | None = None,
         id: str | UUID | None = None,
@@ -784,6 +785,7 @@ class AsyncAlyxClient:
 
     async def iter_rest(
         self,
+        /,
         endpoint: str,
         *,
         limit: int = defaults.REST_PAGE_SIZE,

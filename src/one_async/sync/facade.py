@@ -44,7 +44,12 @@ from collections.abc import (
     Coroutine,
     Mapping,
 )
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    nullcontext,
+)
 from types import TracebackType
 from typing import Any, ClassVar, Concatenate, Generic, ParamSpec, TypeVar, overload
 
@@ -57,6 +62,7 @@ from one_async.sync.portal import (
     SyncIterator,
     blocks_loop,
     finalize_soon,
+    from_sync,
     to_sync,
 )
 
@@ -77,6 +83,7 @@ P = ParamSpec('P')
 R = TypeVar('R')
 T = TypeVar('T')
 Y = TypeVar('Y')
+F = TypeVar('F', bound='SyncFacade[Any]')
 
 # --- signatures and docstrings -----------------------------------------------------------------
 
@@ -367,7 +374,7 @@ class _FacadeState:
         self,
         portal: Portal,
         owns_portal: bool,
-        lifetime: SyncContextManager[Any],
+        lifetime: AbstractContextManager[Any],
     ) -> None:
         self.portal = portal
         self.owns_portal = owns_portal
@@ -499,19 +506,42 @@ class SyncFacade(Generic[A]):
             if owns_portal:
                 portal.close()
             raise
-        state = _FacadeState(portal, owns_portal, lifetime)
+        self._attach(obj, _FacadeState(portal, owns_portal, lifetime))
+
+    def _attach(self, obj: A, state: _FacadeState) -> None:
         object.__setattr__(self, '_async_object', obj)
         object.__setattr__(self, '_state', state)
         object.__setattr__(self, '_finalizer', weakref.finalize(self, finalize_soon, state.close))
+
+    @classmethod
+    def borrow(cls: type[F], obj: Any, portal: Portal) -> F:
+        """A facade over ``obj``, an async object living in ``portal``'s loop and owned
+        elsewhere (e.g. the Alyx client of a session).
+
+        Closing the facade only stops its own calls: ``obj`` stays open and the portal running.
+        """
+        facade = cls.__new__(cls)
+        facade._attach(obj, _FacadeState(portal, False, nullcontext()))
+        return facade
 
     # --- calls ---------------------------------------------------------------------------------
 
     def _call_async(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Run the async object's method ``name`` in the loop; make its result sync."""
+        if self._state.closed:
+            raise SyncCallError(f'{type(self).__name__} is closed', value=name)
+        return self._call(getattr(self._async_object, name), args, kwargs)
+
+    def _call(
+        self, method: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """Run ``method`` in the loop with sync views of arguments replaced by their async
+        objects; make its result sync."""
         state = self._state
         if state.closed:
-            raise SyncCallError(f'{type(self).__name__} is closed', value=name)
-        method = getattr(self._async_object, name)
+            raise SyncCallError(f'{type(self).__name__} is closed', value=method)
+        args = tuple(_to_async(a) for a in args)
+        kwargs = {k: _to_async(v) for k, v in kwargs.items()}
         result = state.portal.call_with(state.group, method, *args, **kwargs)
         return to_sync(state.portal, result, state.group)
 
@@ -591,6 +621,13 @@ class SyncFacade(Generic[A]):
     def __repr__(self) -> str:
         state = 'closed' if self._state.closed else repr(self._async_object)
         return f'<{type(self).__name__} sync facade of {state}>'
+
+
+def _to_async(value: Any) -> Any:
+    """An argument as the async method expects it: the async object behind a sync view."""
+    if isinstance(value, SyncFacade):
+        return value._async_object
+    return from_sync(value)
 
 
 def missing_declarations(facade: type[SyncFacade[Any]]) -> list[str]:

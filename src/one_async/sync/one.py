@@ -17,9 +17,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from one_async.alyx.client import AsyncAlyxClient
 from one_async.api import AsyncOne
 from one_async.api.factory import make_session
 from one_async.config import setup as _setup_config
+from one_async.sync.alyx import AlyxClient
 from one_async.sync.facade import SyncFacade, sync_method, sync_property
 
 __all__ = ['ONE', 'One']
@@ -59,7 +61,23 @@ class One(SyncFacade[AsyncOne]):
     def __repr__(self) -> str:
         return f'One({self._async_object!r})'
 
-    alyx = sync_property(AsyncOne.alyx)
+    @property
+    def alyx(self) -> AlyxClient:
+        """The session's Alyx client as a sync :class:`~one_async.sync.alyx.AlyxClient`
+        (ONE's ``one.alyx``), sharing the session's event loop thread.
+
+        Raises
+        ------
+        LocalModeError
+            The session has no server.
+        """
+        client = self.portal.run_sync_in_loop(_alyx_of, self._async_object)
+        facade: AlyxClient | None = self.__dict__.get('_alyx_facade')
+        if facade is None or facade.closed or facade._async_object is not client:
+            facade = AlyxClient.borrow(client, self.portal)
+            object.__setattr__(self, '_alyx_facade', facade)
+        return facade
+
     base_url = sync_property(AsyncOne.base_url)
     cache = sync_property(AsyncOne.cache)
     cache_expiry = sync_property(AsyncOne.cache_expiry)
@@ -106,6 +124,10 @@ class One(SyncFacade[AsyncOne]):
     tables_dir = sync_property(AsyncOne.tables_dir)
     to_eid = sync_method(AsyncOne.to_eid)
     type2datasets = sync_method(AsyncOne.type2datasets)
+
+
+def _alyx_of(one: AsyncOne) -> AsyncAlyxClient:
+    return one.alyx
 
 
 _FACTORY_CACHE_SIZE = 1

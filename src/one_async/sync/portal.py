@@ -51,6 +51,8 @@ __all__ = [
     'SyncIterator',
     'blocks_loop',
     'finalize_soon',
+    'from_sync',
+    'register_sync_type',
     'to_sync',
 ]
 
@@ -438,12 +440,53 @@ class Portal:
         self.close()
 
 
+SyncWrapper = Callable[[Portal, Any, 'CallGroup | None'], Any]
+"""Makes the sync view of an async object: ``wrap(portal, value, group)``."""
+
+_SYNC_TYPES: dict[type[Any], SyncWrapper] = {}
+_ASYNC_OF: dict[type[Any], Callable[[Any], Any]] = {}
+
+
+def register_sync_type(
+    async_type: type[Any],
+    wrap: SyncWrapper,
+    sync_type: type[Any] | None = None,
+    unwrap: Callable[[Any], Any] | None = None,
+) -> None:
+    """Teach :func:`to_sync` the sync view of ``async_type`` (and :func:`from_sync` the way
+    back).
+
+    ``wrap(portal, value, group)`` makes the view of a result (e.g. a lazily paginated list
+    whose page fetches run in the portal); ``unwrap(view)`` gives the async object back when a
+    view of ``sync_type`` is passed to an async method again.
+    """
+    _SYNC_TYPES[async_type] = wrap
+    if sync_type is not None and unwrap is not None:
+        _ASYNC_OF[sync_type] = unwrap
+
+
+def from_sync(value: Any) -> Any:
+    """The async object behind a registered sync view (any other value unchanged)."""
+    for sync_type, unwrap in _ASYNC_OF.items():
+        if isinstance(value, sync_type):
+            return unwrap(value)
+    return value
+
+
 def to_sync(portal: Portal, value: Any, group: CallGroup | None = None) -> Any:
     """Wrap an async iterator (or iterable) or an async context manager for sync use.
 
-    Any other value is returned unchanged.  An object that is both an async iterator and an
-    async context manager becomes a :class:`SyncIterator`.
+    Types registered with :func:`register_sync_type` get their sync view, and a tuple its
+    items made sync (as ``(eids, details)`` results).  Any other value is returned unchanged.
+    An object that is both an async iterator and an async context manager becomes a
+    :class:`SyncIterator`.
     """
+    for async_type, wrap in _SYNC_TYPES.items():
+        if isinstance(value, async_type):
+            return wrap(portal, value, group)
+    if type(value) is tuple:
+        items = tuple(to_sync(portal, item, group) for item in value)
+        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
     if hasattr(value, '__anext__'):
         return SyncIterator(portal, value, group)
     if hasattr(value, '__aenter__') and hasattr(value, '__aexit__'):
