@@ -62,7 +62,7 @@ def blocks_of(text: str) -> list[Block]:
     for match in FENCE.finditer(text):
         title = TITLE.search(match['attrs'])
         indent = match['indent']
-        body = textwrap.dedent(indent + match['body'].replace('\n' + indent, '\n'))
+        body = textwrap.dedent(match['body'].replace('\n' + indent, '\n').removeprefix(indent))
         found.append(
             Block(
                 lang=match['lang'].lower(),

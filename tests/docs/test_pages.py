@@ -53,12 +53,14 @@ def test_the_block_parser_sees_every_kind() -> None:
     text = (
         'intro\n```python\nx = 1\n```\n'
         '!!! note\n    ```toml title="one.toml"\n    a = 1\n    ```\n'
+        '=== "Tab"\n\n    ```python\n    if x:\n\n        y = 2\n    ```\n'
         '```console\n$ echo a \\\n  b\nout\n```\n```text\nnothing\n```\n'
     )
     kinds = [(b.kind, b.title, b.code) for b in blocks_of(text)]
     assert kinds == [
         ('python', None, 'x = 1\n'),
         ('file', 'one.toml', 'a = 1\n'),
+        ('python', None, 'if x:\n\n    y = 2\n'),
         ('console', None, '$ echo a \\\n  b\nout\n'),
         ('inert', None, 'nothing\n'),
     ]
