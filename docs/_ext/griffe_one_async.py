@@ -3,6 +3,8 @@
 - Sphinx roles in docstrings (``:class:`~one_async.api.AsyncOne```) are shown as inline code
   (``AsyncOne``): the docstrings keep the roles that IDEs and ``help()`` understand, the site
   shows them as Markdown does.
+- Pydantic fields declared as ``name: type = Field(..., description='...')`` have no docstring
+  for static analysis: their description becomes their docstring.
 - The sync facade ``One`` declares its methods as ``search = sync_method(AsyncOne.search)``;
   static analysis sees attributes there.  Each becomes the method (or property) it is at run
   time: the async method's parameters, the sync return type, its summary and a link to the
@@ -11,6 +13,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from typing import Any
 
@@ -106,6 +109,24 @@ def facade_attributes(cls: griffe.Class) -> list[griffe.Attribute]:
     return found
 
 
+def field_description(attribute: griffe.Attribute) -> str | None:
+    """The ``description=`` of a pydantic ``Field(...)`` declaration, or None."""
+    value = attribute.value
+    if not isinstance(value, griffe.ExprCall) or str(value.function) not in (
+        'Field',
+        'pydantic.Field',
+    ):
+        return None
+    for argument in value.arguments:
+        if isinstance(argument, griffe.ExprKeyword) and argument.name == 'description':
+            try:
+                text = ast.literal_eval(str(argument.value))
+            except (ValueError, SyntaxError):
+                return None
+            return text if isinstance(text, str) else None
+    return None
+
+
 def walk(obj: griffe.Object) -> list[griffe.Object]:
     """``obj`` and every object defined under it (aliases left out)."""
     found = [obj]
@@ -116,7 +137,7 @@ def walk(obj: griffe.Object) -> list[griffe.Object]:
 
 
 class OneAsyncDocs(griffe.Extension):
-    """Plain roles in every docstring, and the facade's methods as methods."""
+    """Plain roles in every docstring, pydantic field descriptions, the facade's methods."""
 
     def on_package(
         self, *, pkg: griffe.Module, loader: griffe.GriffeLoader, **kwargs: Any
@@ -130,6 +151,13 @@ class OneAsyncDocs(griffe.Extension):
         for cls in objects:
             if not isinstance(cls, griffe.Class):
                 continue
+            for member in cls.members.values():
+                if isinstance(member, griffe.Attribute) and member.docstring is None:
+                    description = field_description(member)
+                    if description:
+                        member.docstring = griffe.Docstring(
+                            plain_roles(description), parent=member
+                        )
             for attribute in facade_attributes(cls):
                 expr = attribute.value.arguments[0]
                 path = getattr(expr, 'canonical_path', None)
