@@ -63,13 +63,14 @@ def sync_returns(target: griffe.Function) -> str | griffe.Expr | None:
 
 
 def sync_member(
-    attribute: griffe.Attribute, target: griffe.Object | griffe.Alias, public: str
+    attribute: griffe.Attribute, target: griffe.Object | griffe.Alias, owner: str
 ) -> griffe.Object:
     """The method or property of the facade that ``attribute`` declares."""
     final = target.final_target if isinstance(target, griffe.Alias) else target
     text = plain_roles(summary(target.docstring))
     kind = 'Property' if attribute.value.function.name == 'sync_property' else 'Method'
-    link = f'[`AsyncOne.{attribute.name}`][{public}.{attribute.name}]'
+    name = owner.rsplit('.', 1)[-1]
+    link = f'[`{name}.{attribute.name}`][{owner}.{attribute.name}]'
     blocking = f'Blocking twin of {link}' if kind == 'Method' else f'As {link}'
     docstring = griffe.Docstring(
         f'{text}\n\n{blocking}: same parameters and result.' if kind == 'Method' else text,
@@ -165,5 +166,6 @@ class OneAsyncDocs(griffe.Extension):
                     target = loader.modules_collection[path]
                 except (KeyError, TypeError, griffe.AliasResolutionError):
                     continue  # not a method of this package: left as it is
-                public = 'one_async.' + path.split('.')[-2]
-                cls.set_member(attribute.name, sync_member(attribute, target, public))
+                # The async class as the reference renders it: exported by the package.
+                owner = 'one_async.' + path.split('.')[-2]
+                cls.set_member(attribute.name, sync_member(attribute, target, owner))
