@@ -1,6 +1,6 @@
 """Run the code blocks of the documentation pages, in order, as a reader would.
 
-Conventions (see ``docs/contributing.md`` once written; the guides follow them):
+Conventions (also in ``docs/development.md``):
 
 - Every ```` ```python ```` block runs.  The blocks of one page run in order in one namespace, in
   a fresh interpreter whose working directory and ``HOME`` are an empty temporary folder and whose
