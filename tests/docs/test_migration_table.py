@@ -216,6 +216,64 @@ def test_every_twin_exists(sessions: Any) -> None:
     assert unknown == [], f'the table names what one_async lacks: {unknown}'
 
 
+def seed_methods(source: str) -> dict[str, ast.FunctionDef]:
+    """The public (non-static) methods of the seed, OneAlyx's definition where it overrides."""
+    methods: dict[str, ast.FunctionDef] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.ClassDef) and node.name in SEED_CLASSES:
+            for item in node.body:
+                if (
+                    isinstance(item, ast.FunctionDef)
+                    and not item.name.startswith('_')
+                    and not _decorators(item) & {'property', 'staticmethod'}
+                ):
+                    methods[item.name] = item
+    return methods
+
+
+def _default(node: ast.expr | None) -> Any:
+    """A default value of the seed (``QC.FAIL`` is one_async's ``QC.FAIL``)."""
+    if node is None:
+        return inspect.Parameter.empty
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        return eval(ast.unparse(node), {'QC': one_async.QC})  # names like QC.FAIL only
+
+
+def seed_parameters(method: ast.FunctionDef) -> list[tuple[str, Any]]:
+    """``(name, default)`` of each parameter after ``self``; ``*args``/``**kwargs`` starred."""
+    args = method.args
+    positional = [*args.posonlyargs, *args.args]
+    defaults = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+    found = [(a.arg, _default(d)) for a, d in zip(positional, defaults, strict=True)][1:]
+    if args.vararg:
+        found.append(('*' + args.vararg.arg, inspect.Parameter.empty))
+    found += [(a.arg, _default(d)) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)]
+    if args.kwarg:
+        found.append(('**' + args.kwarg.arg, inspect.Parameter.empty))
+    return found
+
+
+def our_parameters(method: Any) -> list[tuple[str, Any]]:
+    """The same for a method of :class:`AsyncOne`."""
+    stars = {inspect.Parameter.VAR_POSITIONAL: '*', inspect.Parameter.VAR_KEYWORD: '**'}
+    return [
+        (stars.get(p.kind, '') + p.name, p.default)
+        for p in list(inspect.signature(method).parameters.values())[1:]
+    ]
+
+
+def test_arguments_and_defaults_are_the_seeds() -> None:
+    """The page says names, arguments and defaults are ONE's: every method, in order."""
+    differ = {
+        name: (seed_parameters(method), our_parameters(getattr(AsyncOne, name)))
+        for name, method in seed_methods(seed_source()).items()
+        if seed_parameters(method) != our_parameters(getattr(AsyncOne, name))
+    }
+    assert differ == {}
+
+
 def test_the_twin_check_can_fail(sessions: Any) -> None:
     sync, aone = sessions
     assert resolves('one.search(...)', sync, aone)
