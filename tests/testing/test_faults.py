@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 
 import httpx
 import pytest
@@ -100,3 +101,17 @@ def test_trickle_delivers_whole_body() -> None:
 def test_plan_rejects_bad_rates() -> None:
     with pytest.raises(ValueError, match='error_rate'):
         FaultPlan(error_rate=1.5)
+
+
+def test_a_slow_body_stops_when_its_client_leaves() -> None:
+    app = _app(Faults(default=FaultPlan(trickle_rate=4096)))  # 64 KiB: 16 s at full trickle
+    with serve_in_thread(app) as base:
+        with httpx.Client(base_url=base) as client, client.stream('GET', '/data/slow') as response:
+            first = next(response.iter_raw())
+            assert first == BODY[: len(first)]
+        # the server notices the closed connection and stops sending into it
+        for _ in range(400):
+            if app.stats['abandoned']:
+                break
+            time.sleep(0.01)
+    assert app.stats['abandoned'] == 1

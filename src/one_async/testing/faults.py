@@ -88,7 +88,8 @@ class FaultInjector:
     """ASGI middleware injecting the faults of a :class:`Faults` configuration.
 
     ``stats`` counts the faults injected by kind (``latency``, ``error``, ``disconnect``,
-    ``corrupt``, ``trickle``), so tests can check that faults really happened.  ``faults`` may be
+    ``corrupt``, ``trickle``; ``abandoned``: slow bodies stopped because the client left), so tests
+    can check that faults really happened.  ``faults`` may be
     replaced at any time to change the plan of a running server.
     """
 
@@ -130,7 +131,9 @@ class FaultInjector:
         if not (disconnect or corrupt or plan.trickle_rate):
             await self.app(scope, receive, send)
             return
-        wrapped = _FaultySend(send, rng, disconnect, corrupt, plan.trickle_rate, self.stats)
+        wrapped = _FaultySend(
+            send, receive, rng, disconnect, corrupt, plan.trickle_rate, self.stats
+        )
         try:
             await self.app(scope, receive, wrapped)
         except _Disconnect:
@@ -144,6 +147,7 @@ class _FaultySend:
     def __init__(
         self,
         send: Send,
+        receive: Receive,
         rng: random.Random,
         disconnect: bool,
         corrupt: bool,
@@ -151,6 +155,7 @@ class _FaultySend:
         stats: Counter[str],
     ) -> None:
         self._send = send
+        self._receive = receive
         self._rng = rng
         self._disconnect = disconnect
         self._corrupt = corrupt
@@ -190,18 +195,32 @@ class _FaultySend:
                 raise _Disconnect
         if self._trickle_rate and body:
             self._stats['trickle'] += 1
-            step = max(1, int(self._trickle_rate / 10))
-            for start in range(0, len(body), step):
-                piece = body[start : start + step]
-                last = start + step >= len(body)
-                await self._send(
-                    {'type': 'http.response.body', 'body': piece, 'more_body': more or not last}
-                )
-                await anyio.sleep(len(piece) / self._trickle_rate)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._cancel_on_disconnect, tg.cancel_scope)
+                await self._trickle(body, more, self._trickle_rate)
+                tg.cancel_scope.cancel()
             self._sent += len(body)
             return
         self._sent += len(body)
         await self._send({'type': 'http.response.body', 'body': body, 'more_body': more})
+
+    async def _trickle(self, body: bytes, more: bool, rate: float) -> None:
+        step = max(1, int(rate / 10))
+        for start in range(0, len(body), step):
+            piece = body[start : start + step]
+            last = start + step >= len(body)
+            await self._send(
+                {'type': 'http.response.body', 'body': piece, 'more_body': more or not last}
+            )
+            await anyio.sleep(len(piece) / rate)
+
+    async def _cancel_on_disconnect(self, scope: anyio.CancelScope) -> None:
+        # A slow body outlives an impatient client: stop trickling once it has gone, or the
+        # server keeps sending into a closed socket until shutdown times out.
+        while (await self._receive())['type'] != 'http.disconnect':
+            pass
+        self._stats['abandoned'] += 1
+        scope.cancel()
 
 
 async def _send_error(send: Send, status: int, retry_after: float | None) -> None:
