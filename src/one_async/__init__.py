@@ -52,7 +52,9 @@ from one_async.transfer import (
     DownloadItem,
     DownloadReport,
     DownloadResult,
+    S3Config,
     download_files,
+    download_files_sync,
     stream_downloads,
 )
 
@@ -101,6 +103,7 @@ __all__ = [
     'OneWarning',
     'PaginatedList',
     'PureALFPath',
+    'S3Config',
     'SyncCallError',
     'TransferError',
     'UnsafePathError',
@@ -108,6 +111,7 @@ __all__ = [
     'abuild_cache',
     'build_cache',
     'download_files',
+    'download_files_sync',
     'resolve_settings',
     'setup',
     'stream_downloads',
