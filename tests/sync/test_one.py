@@ -115,3 +115,31 @@ def test_closed_session_refuses_calls(alf_root: Path) -> None:
     one.close()
     with pytest.raises(one_async.SyncCallError, match='closed'):
         one.search()
+
+
+def test_repr_is_one_apis(alf_root: Path) -> None:
+    from one.api import One as OneApiOne
+
+    with One(cache_dir=alf_root, mode='local') as ours:
+        theirs = OneApiOne(cache_dir=alf_root, mode='local')
+        assert repr(ours) == repr(theirs) == f'One (offline, {alf_root})'
+        assert str(ours) == str(theirs)
+    assert 'closed' in repr(ours)
+
+
+def test_load_datasets_refuses_a_table_with_a_typed_error(alf_root: Path) -> None:
+    """A details table is not a list of datasets (ONE 2.9 fails too, with a misleading
+    ALFObjectNotFound naming the columns); polars' own error used to leak out."""
+    from one_async.exceptions import ArgumentTypeError
+
+    with One(cache_dir=alf_root, mode='local') as one:
+        eid = one.search(dataset='trials')[0]
+        table = one.list_datasets(eid, details=True)
+        with pytest.raises(ArgumentTypeError, match='rel_path') as caught:
+            one.load_datasets(eid, table)
+        assert isinstance(caught.value, TypeError)
+        defaults = zip(table['rel_path'], table['default_revision'], strict=True)
+        names = [path for path, default in defaults if default][:2]
+        data, records = one.load_datasets(eid, names)
+        assert data is not None
+        assert [r['rel_path'] for r in records if r is not None] == names

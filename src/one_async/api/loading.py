@@ -395,7 +395,8 @@ class LoadingMixin(ConversionMixin):
         Raises
         ------
         ArgumentTypeError
-            ``datasets`` is a str.
+            ``datasets`` is a str, or holds something else than str and dict (e.g. it is a
+            table, whose iteration gives columns).
         InvalidArgument
             Lists of collections or revisions of the wrong length; collections or revisions
             with relative paths.
@@ -406,6 +407,13 @@ class LoadingMixin(ConversionMixin):
         if isinstance(datasets, str):
             raise ArgumentTypeError('`datasets` must be a non-string iterable', value=datasets)
         datasets = list(datasets)
+        for item in datasets:
+            if not isinstance(item, (str, Mapping)):
+                raise ArgumentTypeError(
+                    f'Each of `datasets` must be a str or a dict of ALF parts, not '
+                    f'{type(item).__name__} (a table? pass list(table["rel_path"]))',
+                    value=item,
+                )
         collections_ = _specifiers(collections, len(datasets), 'collections')
         revisions_ = _specifiers(revisions, len(datasets), 'revisions')
         tables = await self._query(query_type)

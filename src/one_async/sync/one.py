@@ -59,7 +59,12 @@ class One(SyncFacade[AsyncOne]):
         return facade
 
     def __repr__(self) -> str:
-        return f'One({self._async_object!r})'
+        """ONE-api's text: ``One (online, <server>)``, ``One (offline, <cache folder>)``."""
+        if self.closed:
+            return '<One sync facade of a closed session>'
+        text = repr(self._async_object)
+        prefix = type(self._async_object).__name__
+        return 'One' + text[len(prefix) :] if text.startswith(prefix) else text
 
     @property
     def alyx(self) -> AlyxClient:
