@@ -346,3 +346,14 @@ async def test_alyx_original_layout_paths(alyx_dir: Path, alyx_as_one29_dir: Pat
             'id': ALYX_EID,
             **(await aone.get_details(ALYX_EID)),
         }
+
+
+@pytest.mark.parametrize(
+    ('method', 'arg'),
+    [('ref2dict', '2018-07-13_1_flowers'), ('path2ref', '/data/zadorlab/flowers/2018-07-13/001')],
+)
+def test_references_read_as_attributes_like_ones_bunch(method: str, arg: str) -> None:
+    from one.api import One
+
+    ref, ones = getattr(AsyncOne, method)(arg), getattr(One, method)(arg)
+    assert (ref.subject, ref.date, ref.sequence) == (ones.subject, ones.date, ones.sequence)

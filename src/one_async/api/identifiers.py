@@ -18,6 +18,7 @@ from uuid import UUID
 
 import polars as pl
 
+from one_async.alf.bunch import AlfBunch
 from one_async.alf.path import get_session_path
 from one_async.alf.spec import is_session_path, is_uuid_string
 from one_async.exceptions import (
@@ -93,7 +94,8 @@ class IdentifiersMixin(SearchMixin):
 
         ``'2018-07-13_1_flowers'`` gives ``{'date': date(2018, 7, 13), 'sequence': 1,
         'subject': 'flowers'}``; without ``parse`` the values stay strings.  A dict is copied;
-        a list or tuple gives a list.
+        a list or tuple gives a list.  The dicts are :class:`~one_async.alf.bunch.AlfBunch`
+        (``ref.subject`` works, as with ONE's ``Bunch``).
 
         Raises
         ------
@@ -108,7 +110,7 @@ class IdentifiersMixin(SearchMixin):
             out = dict(zip(('date', 'sequence', 'subject'), ref.split('_', 2), strict=False))
         else:
             raise ArgumentTypeError(f'Invalid experiment reference {ref!r}', value=ref)
-        return _parse_ref(out) if parse else out
+        return AlfBunch(_parse_ref(out) if parse else out)
 
     @staticmethod
     def dict2ref(ref_dict: Any) -> Any:
@@ -150,7 +152,8 @@ class IdentifiersMixin(SearchMixin):
     def path2ref(path_str: Any, as_dict: bool = True, parse: bool = True) -> Any:
         """The experiment reference of a session path (which need not exist).
 
-        Returns a dict (subject, date, sequence; parsed unless ``parse`` is false), or the
+        Returns a dict with attribute access (an :class:`~one_async.alf.bunch.AlfBunch` of
+        subject, date, sequence; parsed unless ``parse`` is false), or the
         string ``'yyyy-mm-dd_nnn_subject'``; None when the path has no session.  A list or
         tuple gives a list.
         """
@@ -162,7 +165,7 @@ class IdentifiersMixin(SearchMixin):
         ref = match.groupdict()
         if not as_dict:
             return '{date:s}_{sequence:s}_{subject:s}'.format(**ref)
-        return _parse_ref(ref) if parse else ref
+        return AlfBunch(_parse_ref(ref) if parse else ref)
 
     # --- to eid -------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -186,9 +187,11 @@ async def test_dataset_types_and_revisions_match_one29(
     with pytest.raises(InvalidArgument):
         await one.dataset2type('not-in-the-cache.npy')
     eid = row['session']
-    assert await one.type2datasets(eid, kind) == list(one29.type2datasets(eid, kind))
+    paths = await one.type2datasets(eid, kind)
+    assert isinstance(paths, np.ndarray)  # as ONE's: scripts call .tolist() on it
+    assert paths.tolist() == one29.type2datasets(eid, kind).tolist()
     kinds = datasets.filter(pl.col('session') == eid)['dataset_type'].unique().head(3).to_list()
-    assert await one.type2datasets(eid, kinds) == list(one29.type2datasets(eid, kinds))
+    assert (await one.type2datasets(eid, kinds)).tolist() == list(one29.type2datasets(eid, kinds))
     table = await one.type2datasets(eid, kinds, details=True)
     assert sorted(table['id']) == sorted(one29.type2datasets(eid, kinds, details=True).index
                                          .get_level_values('id'))  # fmt: skip

@@ -443,8 +443,9 @@ class RemoteListing(RemoteSearch):
 
         Returns
         -------
-        list of str or polars.DataFrame
-            Sorted relative paths, or the dataset rows (``eid``, ``id``, then ONE's columns).
+        numpy.ndarray or polars.DataFrame
+            Sorted relative paths (an array, as ONE), or the dataset rows (``eid``, ``id``,
+            then ONE's columns).
 
         Raises
         ------
@@ -470,8 +471,7 @@ class RemoteListing(RemoteSearch):
                 'eid', 'id', 'file_size', 'hash', 'session_path', 'rel_path',
                 'default_revision', 'qc',
             )  # fmt: skip
-        paths: list[str] = rows.get_column('rel_path').sort().to_list()
-        return paths
+        return rows.get_column('rel_path').sort().to_numpy()  # ONE: a numpy array of str
 
 
 def _found(path: Any) -> bool:
