@@ -5,11 +5,13 @@ in ONE-api: server arguments (``base_url``, ``username``, ``password``), or no `
 the cache folder of a configured database, give a session on the Alyx server (its settings
 completed from ``ONE_*`` variables and configuration files); a ``cache_dir`` alone is a local
 cache in 'local' mode.  ``ONE_BASE_URL`` set in the environment counts as a server argument.
+ONE 2.9.0's deprecated ``offline=True`` still means ``mode='local'`` (with a DeprecationWarning).
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 from one_async.config import database_for_cache_dir, resolve_settings
@@ -23,6 +25,13 @@ _SERVER_ARGS = ('base_url', 'username', 'password')
 
 def make_session(*, mode: str | None = 'auto', wildcards: bool = True, **kwargs: Any) -> AsyncOne:
     """A new :class:`AsyncOne` for ``ONE()``-style arguments (see the module docstring)."""
+    if kwargs.pop('offline', False):
+        warnings.warn(
+            'ONE(offline=True) is deprecated (as in ONE-api): use mode="local"',
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        mode = 'local'
     cache_dir = kwargs.get('cache_dir')
     named = any(kwargs.get(k) is not None for k in _SERVER_ARGS) or bool(
         os.environ.get('ONE_BASE_URL')
