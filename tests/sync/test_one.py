@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +144,18 @@ def test_load_datasets_refuses_a_table_with_a_typed_error(alf_root: Path) -> Non
         data, records = one.load_datasets(eid, names)
         assert data is not None
         assert [r['rel_path'] for r in records if r is not None] == names
+
+
+def test_static_converters_work_on_the_class_and_instances() -> None:
+    from one.api import One as OneApiOne
+
+    ref = '2021-10-26_1_DY_001'
+    assert One.ref2dict(ref) == OneApiOne.ref2dict(ref)
+    assert One.is_exp_ref(ref) is OneApiOne.is_exp_ref(ref) is True
+    for parts in (
+        {'subject': 'DY_001', 'date': date(2021, 10, 26), 'sequence': 1},
+        {'subject': 'DY_001', 'date': '2021-10-26', 'sequence': '1'},
+    ):
+        assert One.dict2ref(parts) == OneApiOne.dict2ref(parts) == ref
+    path = '/data/lab/Subjects/DY_001/2021-10-26/001'
+    assert dict(One.path2ref(path)) == dict(OneApiOne.path2ref(path))

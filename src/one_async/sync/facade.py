@@ -25,7 +25,7 @@ the async class that are not declared are still added at class creation (``auto=
 runtime API is complete even when a declaration is missing; :func:`missing_declarations` lists
 them (a test should keep it empty) and :func:`facade_source` prints the lines to paste.
 Non-coroutine attributes and methods pass through to the async object directly, in the calling
-thread.
+thread; static methods are copied, so they also work on the facade class.
 """
 
 from __future__ import annotations
@@ -477,6 +477,8 @@ class SyncFacade(Generic[A]):
                 completed.add(name)
             elif inspect.isfunction(member):
                 descriptor = _PassthroughMethod(name, member)
+            elif isinstance(member, staticmethod):
+                descriptor = member  # plain functions: callable on the class too
             else:
                 continue
             if auto:
