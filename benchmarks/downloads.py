@@ -186,6 +186,7 @@ def _child(tool: str, job: dict[str, Any]) -> dict[str, Any]:
     if tool == 'one':
         from one.webclient import http_download_file_list
     elif tool == 'one_async':
+        from one_async import defaults
         from one_async.transfer import DownloadItem, download_files_sync
     start_usage = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
@@ -203,7 +204,11 @@ def _child(tool: str, job: dict[str, Any]) -> dict[str, Any]:
         kwargs: dict[str, Any] = {'progress': False}
         if job.get('concurrency'):
             kwargs['max_concurrency'] = kwargs['per_host'] = job['concurrency']
-        kwargs.update(job.get('options') or {})
+        for name, value in (job.get('options') or {}).items():
+            if name.startswith('defaults.'):  # a library default, changed for this run only
+                setattr(defaults, name.removeprefix('defaults.'), value)
+            else:
+                kwargs[name] = value
         report = download_files_sync(items, target, **kwargs)
         failed = len(report.failed)
     elif tool == 'curl':
@@ -302,6 +307,11 @@ def run_once(
     return result
 
 
+def _parse_options(specs: list[str]) -> dict[str, Any]:
+    """``NAME=JSON`` settings as a dict."""
+    return {k: json.loads(v) for k, v in (s.split('=', 1) for s in specs if s)}
+
+
 def _median(runs: list[dict[str, Any]], key: str) -> float:
     return float(statistics.median(r[key] for r in runs))
 
@@ -324,14 +334,28 @@ def main(argv: list[str] | None = None) -> None:
         action='append',
         default=[],
         metavar='NAME=JSON',
-        help='extra download_files keyword for one_async, e.g. fsync=false',
+        help='extra download_files keyword for one_async, e.g. fsync=false, or a library '
+        'default for the run, e.g. defaults.DOWNLOAD_WRITE_BATCH=4194304',
+    )
+    parser.add_argument(
+        '--variant',
+        action='append',
+        default=[],
+        metavar='LABEL:NAME=JSON[,NAME=JSON...]',
+        help='also run one_async with these options (as --option), reported as one_async:LABEL; '
+        'e.g. nofsync:fsync=false',
     )
     args = parser.parse_args(argv)
-    options = {k: json.loads(v) for k, v in (o.split('=', 1) for o in args.option)}
+    options = _parse_options(args.option)
     if args.child:
         print(json.dumps(_child(args.child, json.load(sys.stdin))))
         return
-    tools = list(args.tools) + (['curl'] if args.curl else [])
+    variants = {'one_async': options}
+    for spec in args.variant:
+        label, _, settings = spec.partition(':')
+        variants[f'one_async:{label}'] = {**options, **_parse_options(settings.split(','))}
+    tools = list(args.tools) + [v for v in variants if v != 'one_async']
+    tools += ['curl'] if args.curl else []
     rows = []
     for scenario in args.scenarios:
         records = make_data(scenario)
@@ -339,11 +363,26 @@ def main(argv: list[str] | None = None) -> None:
             Nginx() if SCENARIOS[scenario]['server'] == 'nginx' else FileServer()
         )
         try:
-            run_once(tools[-1], scenario, server.url, records, args.concurrency)  # warm-up
+            warm = tools[-1]
+            run_once(
+                warm.partition(':')[0],
+                scenario,
+                server.url,
+                records,
+                args.concurrency,
+                variants.get(warm),
+            )  # warm-up
             runs: dict[str, list[dict[str, Any]]] = {t: [] for t in tools}
             for _ in range(args.repeats):
                 for tool in tools:
-                    run = run_once(tool, scenario, server.url, records, args.concurrency, options)
+                    run = run_once(
+                        tool.partition(':')[0],
+                        scenario,
+                        server.url,
+                        records,
+                        args.concurrency,
+                        variants.get(tool),
+                    )
                     runs[tool].append(run)
         finally:
             server.stop()
@@ -361,12 +400,13 @@ def main(argv: list[str] | None = None) -> None:
                 'peak_mib': _median(r, 'peak') / MIB,
                 'failed': max(x['failed'] for x in r),
                 'wrong': sum(x['wrong'] for x in r),
+                'runs': [{k: x[k] for k in ('wall', 'cpu', 'peak')} for x in r],
             }
             row['x_files'] = row['files_s'] / _median(base, 'files_s')
             row['x_cpu_gb'] = row['cpu_gb'] / _median(base, 'cpu_gb')
             rows.append(row)
             print(
-                f'{scenario} {tool:10s} {row["files_s"]:8.1f} files/s {row["mb_s"]:8.1f} MiB/s '
+                f'{scenario} {tool:16s} {row["files_s"]:8.1f} files/s {row["mb_s"]:8.1f} MiB/s '
                 f'cpu {row["cpu_s"]:6.2f}s ({row["cpu_gb"]:5.2f} s/GB) '
                 f'peak {row["peak_mib"]:6.0f} MiB'
                 f'  x{row["x_files"]:.2f} speed, x{row["x_cpu_gb"]:.2f} CPU/GB',

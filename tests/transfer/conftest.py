@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,11 +76,13 @@ def check_target(target: Path, tree: Tree, expect_all: bool = True) -> int:
 
 
 class RequestLog:
-    """ASGI middleware recording (method, path, range header) of every request."""
+    """ASGI middleware recording (method, path, range header) of every request, and when it
+    arrived (``times``, ``time.monotonic()``, same order)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.requests: list[tuple[str, str, str | None]] = []
+        self.times: list[float] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope['type'] == 'http':
@@ -88,6 +91,7 @@ class RequestLog:
             self.requests.append(
                 (scope['method'], scope['path'], byte_range.decode() if byte_range else None)
             )
+            self.times.append(time.monotonic())
         await self.app(scope, receive, send)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,41 @@ async def test_503_and_429_bursts_honour_retry_after(tmp_path: Path, serve: Any)
     assert report.ok
     assert {r.attempts for r in report.results} == {4}
     check_target(tmp_path / 't', tree)
+
+
+async def test_retry_after_is_waited_for(tmp_path: Path, serve: Any) -> None:
+    """A 503/429 storm with Retry-After: no attempt comes back before the server said."""
+    tree = make_tree(tmp_path / 'remote', sizes_small(6))
+    plan = FaultPlan(error_first_attempts=2, error_statuses=(503, 429), retry_after=0.4)
+    server = serve(tree.root, faults=Faults(seed=4, default=plan))
+    report = await download_files(tree.items(server.url), tmp_path / 't')
+    assert report.ok
+    arrivals: dict[str, list[float]] = {}
+    for (_, path, _), when in zip(server.log.requests, server.log.times, strict=True):
+        arrivals.setdefault(path, []).append(when)
+    assert sorted(len(times) for times in arrivals.values()) == [3] * len(tree.files)
+    for times in arrivals.values():
+        # The client waits at least Retry-After after receiving each error (a lower bound the
+        # engine guarantees, however slow the machine).
+        assert all(later - earlier >= 0.4 for earlier, later in itertools.pairwise(times))
+    check_target(tmp_path / 't', tree)
+
+
+async def test_corrupt_large_file_is_reported_and_nothing_kept(tmp_path: Path, serve: Any) -> None:
+    """A large (streamed, resumable-size) file corrupt on both downloads: no part file kept."""
+    tree = make_tree(tmp_path / 'remote', [9 * MIB, 2 * MIB, 5000])
+    rels = list(tree.files)
+    faults = Faults(routes={f'/{rels[0]}': FaultPlan(corrupt_rate=1.0)})
+    server = serve(tree.root, faults=faults)
+    report = await download_files(tree.items(server.url), tmp_path / 't')
+    assert [r.status for r in report.results] == ['failed', 'downloaded', 'downloaded']
+    failed = report.results[0]
+    assert isinstance(failed.error, IntegrityError)
+    assert failed.attempts == 2
+    assert server.faults.stats['corrupt'] == 2
+    assert not (tmp_path / 't' / rels[0]).exists()
+    placed = check_target(tmp_path / 't', tree, expect_all=False)  # no part file either
+    assert placed == 2
 
 
 async def test_endless_errors_are_bounded_and_reported(tmp_path: Path, serve: Any) -> None:
