@@ -2,16 +2,20 @@
 
 Every command opens one :class:`~one_async.api.AsyncOne` and calls its public methods, so the
 command line does nothing the API does not.  Output is for people by default and JSON with
-``--json``.  Connection options fall back to the ``ONE_*`` environment variables and
-configuration files (see :mod:`one_async.config`).
+``--json`` (every command has it; a test checks; times in ISO 8601).  Connection options fall
+back to the ``ONE_*`` environment variables and configuration files (see
+:mod:`one_async.config`).
 """
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from collections.abc import Awaitable, Callable
+from contextlib import redirect_stdout
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TextIO, TypeVar
 
 import anyio
 import typer
@@ -69,9 +73,15 @@ def _session(
     return make_session(mode=mode or 'auto', **{k: v for k, v in options.items() if v})
 
 
+def _json_default(value: Any) -> Any:
+    """JSON for what ``json`` does not know: ISO 8601 for dates and times, else text."""
+    isoformat = getattr(value, 'isoformat', None)
+    return isoformat() if callable(isoformat) else str(value)
+
+
 def _print(value: Any, as_json: bool) -> None:
     if as_json:
-        typer.echo(json.dumps(value, default=str))
+        typer.echo(json.dumps(value, default=_json_default))
     elif isinstance(value, list):
         for item in value:
             typer.echo(item)
@@ -268,14 +278,21 @@ def cache_refresh(
     cache_dir: CacheDir = None,
     base_url: BaseUrl = None,
     username: Username = None,
+    as_json: AsJson = False,
 ) -> None:
     """Reload the cache tables, from the server when it has newer ones."""
 
-    async def job() -> Any:
+    async def job() -> dict[str, Any]:
         async with _session(cache_dir, base_url, username, None) as one:
-            return await one.refresh_cache('refresh')
+            loaded = await one.refresh_cache('refresh')
+            return {'tables_dir': str(one.tables_dir), 'loaded': loaded}
 
-    typer.echo(f'loaded: {_run(job)}')
+    info = _run(job)
+    if as_json:
+        _print(info, True)
+        return
+    for key, value in info.items():
+        typer.echo(f'{key}: {value}')
 
 
 @app.command()
@@ -285,13 +302,51 @@ def serve(
     port: Annotated[int, typer.Option(help='REST port (0: free).')] = 0,
     seed: Annotated[int, typer.Option(help='Seed of the generated data.')] = 0,
     min_api_version: Annotated[str, typer.Option(help='Advertised min_api_version.')] = '2.10',
+    as_json: AsJson = False,
 ) -> None:
-    """Serve a local Alyx-compatible server (and data server) until interrupted."""
+    """Serve a local Alyx-compatible server (and data server) until interrupted.
+
+    Prints how to connect (with ``--json``: one JSON line), then serves.
+    """
     from one_async.testing.__main__ import main as serve_main
 
     argv = ['--port', str(port), '--seed', str(seed), '--min-api-version', min_api_version]
     argv += ['--data', str(data)] if data is not None else ['--sessions', str(sessions)]
-    raise typer.Exit(code=serve_main(argv))
+    if as_json:
+        raise typer.Exit(code=serve_main(argv))
+    with redirect_stdout(_ConnectionText(sys.stdout)):  # the server prints one JSON line
+        code = serve_main(argv)
+    raise typer.Exit(code=code)
+
+
+class _ConnectionText(io.TextIOBase):
+    """Standard output that shows the server's JSON line of connection details as text."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._pending = ''
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        while '\n' in self._pending:
+            line, self._pending = self._pending.split('\n', 1)
+            self._out.write(_connection_text(line) + '\n')
+        return len(text)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+
+def _connection_text(line: str) -> str:
+    try:
+        info = json.loads(line)
+    except ValueError:
+        return line
+    if not isinstance(info, dict) or 'base_url' not in info:
+        return line
+    lines = [f'serving a local Alyx at {info["base_url"]} (Ctrl-C to stop)']
+    lines += [f'  {key}: {value}' for key, value in info.items() if key != 'base_url']
+    return '\n'.join(lines)
 
 
 @app.command()
@@ -300,11 +355,39 @@ def demo(
     workdir: Annotated[
         Path | None, typer.Option(help='Folder to work in (default: a temporary one).')
     ] = None,
+    as_json: AsJson = False,
 ) -> None:
-    """Run the whole job on generated data served by a local Alyx: no network needed."""
-    summary = _run(lambda: run_demo(workdir, n_sessions=sessions, echo=typer.echo))
-    for line in summary.lines():
-        typer.echo(line)
+    """Run the whole job on generated data served by a local Alyx: no network needed.
+
+    With ``--json`` the progress messages go to standard error and the summary to standard
+    output as JSON.
+    """
+
+    def echo(message: str) -> None:
+        typer.echo(message, err=as_json)
+
+    summary = _run(lambda: run_demo(workdir, n_sessions=sessions, echo=echo))
+    if as_json:
+        report = summary.report
+        _print(
+            {
+                'sessions': summary.sessions,
+                'matched': summary.matched,
+                'cache_tables': summary.cache_tables,
+                'downloaded': report.downloaded if report else 0,
+                'bytes': report.bytes if report else 0,
+                'failed': [{'item': r.item.label, 'error': str(r.error)} for r in report.failed]
+                if report
+                else [],
+                'loaded_object': summary.loaded_object,
+                'loaded_attributes': {k: list(v) for k, v in summary.loaded_attributes.items()},
+                'timings': summary.timings,
+            },
+            True,
+        )
+    else:
+        for line in summary.lines():
+            typer.echo(line)
     if summary.report is None or summary.report.failed:
         raise typer.Exit(code=1)
 
