@@ -4,7 +4,7 @@ from datetime import datetime
 
 from one.api import ONE
 
-one = ONE(silent=True)
+one = ONE()
 print('mode:', one.mode, 'offline:', one.offline)
 print(str(one).replace(one.alyx.base_url, '<alyx>'))
 print('loaded:', isinstance(one.refresh_cache(), datetime))
