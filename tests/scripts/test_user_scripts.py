@@ -65,25 +65,34 @@ def write_params(home: Path, info: ConnectionInfo, cache_dir: Path) -> None:
         iopar.write('one/caches', {'CLIENT_MAP': {key: str(cache_dir)}, 'DEFAULT': key})
 
 
-def run_script(script: Path, source: str, folder: Path, info: ConnectionInfo) -> Run:
-    """Run ``source`` (the script, possibly rewritten) in a fresh interpreter and HOME."""
+def prepare_run(script: Path, source: str, folder: Path, info: ConnectionInfo) -> Path:
+    """A fresh HOME with ONE's parameters, an empty cache folder and the script to run.
+
+    Call from one thread at a time: ONE's params files are written through ``HOME``.
+    """
     home, cache_dir = folder / 'home', folder / 'cache'
     home.mkdir(parents=True)
     cache_dir.mkdir()
     write_params(home, info, cache_dir)
     path = folder / script.name
     path.write_text(source)
+    return path
+
+
+def run_script(path: Path, info: ConnectionInfo) -> Run:
+    """Run a prepared script in a fresh interpreter with its own HOME."""
+    folder = path.parent
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(('ONE_', 'ALYX_', 'PYTEST', 'XDG_')) and k != 'COV_CORE_SOURCE'
     }
     env.update(
-        HOME=str(home),
+        HOME=str(folder / 'home'),
         ALYX_URL=info.base_url,
         ALYX_USER=info.username,
         ALYX_PWD=info.password,
-        SCRIPT_CACHE_DIR=str(cache_dir),
+        SCRIPT_CACHE_DIR=str(folder / 'cache'),
         PYTHONHASHSEED='0',
         PYTHONWARNINGS='ignore',
     )
@@ -109,17 +118,14 @@ def alyx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAlyx]:
 def runs(alyx: LocalAlyx, tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Run]:
     """Every script run with ONE-api 2.9.0 and with one_async, a few runs at a time."""
     root = tmp_path_factory.mktemp('runs')
-    jobs = {}
+    paths = {}
     for name in SCRIPTS:
         script = SCRIPTS_DIR / name
         source = script.read_text()
-        jobs[name, 'one'] = (script, source, root / name / 'one')
-        jobs[name, 'one_async'] = (script, one_async_version(source), root / name / 'one_async')
+        for flavour, text in (('one', source), ('one_async', one_async_version(source))):
+            paths[name, flavour] = prepare_run(script, text, root / name / flavour, alyx.info)
     with ThreadPoolExecutor(PARALLEL_RUNS) as pool:
-        futures = {
-            key: pool.submit(run_script, script, source, folder, alyx.info)
-            for key, (script, source, folder) in jobs.items()
-        }
+        futures = {key: pool.submit(run_script, path, alyx.info) for key, path in paths.items()}
         return {key: future.result() for key, future in futures.items()}
 
 

@@ -127,9 +127,13 @@ def test_a_long_list_is_lazy_and_indexable_in_sync_code(one: One, theirs: Any) -
     assert got.map(lambda d: d['name'])[:3] == [d['name'] for d in expected[:3]]
 
 
-def test_a_lazy_list_passed_back_is_the_async_list(one: One) -> None:
+def test_a_lazy_list_passed_back_is_read_in_full(one: One) -> None:
     eids = one.search(query_type='remote')
     assert isinstance(eids, SyncPaginatedList)
+    assert one.eid2path(eids) == one.eid2path(list(eids))
+    assert [d['subject'] for d in one.get_details(eids)] == [
+        d['subject'] for d in one.get_details(list(eids))
+    ]
     report = one.download(eids, datasets='*trials.intervals*')
     assert report.failed == []
     assert report.downloaded > 0

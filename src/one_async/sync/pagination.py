@@ -5,8 +5,9 @@ ONE-api's ``AlyxClient.rest(..., 'list')`` and remote ``search`` return lists wh
 fetched when an index needs them (``_PaginatedResponse``, ``LazyId``).  The sync facades
 return this view of the async list: ``len()``, indexing (negative too), slicing, iteration and
 ``in`` work in plain code, each missing page being fetched in the portal's event loop (a slice
-or an iteration fetches its pages concurrently).  Passed back to a sync method it is handed to
-the async method as the :class:`~one_async.alyx.PaginatedList` it wraps.
+or an iteration fetches its pages concurrently).  Passed back to a sync method (``eid2path``,
+``get_details``, ``download``...) it is read in full and handed over as a list, where ONE-api's
+lazy lists fail.
 """
 
 from __future__ import annotations
@@ -90,4 +91,4 @@ def _wrap(portal: Portal, value: PaginatedList[Any], group: CallGroup | None) ->
     return SyncPaginatedList(portal, value, group)
 
 
-register_sync_type(PaginatedList, _wrap, SyncPaginatedList, lambda view: view.paginated)
+register_sync_type(PaginatedList, _wrap, SyncPaginatedList, lambda view: view.to_list())

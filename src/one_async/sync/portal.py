@@ -457,8 +457,8 @@ def register_sync_type(
     back).
 
     ``wrap(portal, value, group)`` makes the view of a result (e.g. a lazily paginated list
-    whose page fetches run in the portal); ``unwrap(view)`` gives the async object back when a
-    view of ``sync_type`` is passed to an async method again.
+    whose page fetches run in the portal); ``unwrap(view)``, called in the caller's thread,
+    gives what an async method receives when a view of ``sync_type`` is passed to it again.
     """
     _SYNC_TYPES[async_type] = wrap
     if sync_type is not None and unwrap is not None:
@@ -466,7 +466,7 @@ def register_sync_type(
 
 
 def from_sync(value: Any) -> Any:
-    """The async object behind a registered sync view (any other value unchanged)."""
+    """What an async method receives for a registered sync view (any other value unchanged)."""
     for sync_type, unwrap in _ASYNC_OF.items():
         if isinstance(value, sync_type):
             return unwrap(value)
