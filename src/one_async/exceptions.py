@@ -32,6 +32,7 @@ Tree::
     │   ├── AlyxConnectionError       (server unreachable after retries)
     │   └── AlyxEndpointError         (also ValueError: unknown endpoint, action or filter)
     ├── LocalModeError                (the call needs a server but the session is local)
+    │   └── NoServerError             (also AttributeError: a session without server has no alyx)
     ├── ConfigError                   (also ValueError: a config file or ONE_* variable unusable)
     ├── SyncCallError                 (also RuntimeError: a sync call that cannot run here)
     └── TransferError
@@ -72,6 +73,7 @@ __all__ = [
     'InvalidArgument',
     'InvalidPattern',
     'LocalModeError',
+    'NoServerError',
     'OneError',
     'OneWarning',
     'SyncCallError',
@@ -265,6 +267,11 @@ class AlyxEndpointError(AlyxError, ValueError):
 
 class LocalModeError(OneError):
     """The call needs the Alyx server but the session is in local mode or offline."""
+
+
+class NoServerError(LocalModeError, AttributeError):
+    """The session has no Alyx server, so no Alyx client: as for ONE-api's local ``One``,
+    ``hasattr(one, 'alyx')`` is false and ``getattr(one, 'alyx', None)`` is None."""
 
 
 # --- configuration and sync facade ----------------------------------------------------------

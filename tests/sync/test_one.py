@@ -159,3 +159,17 @@ def test_static_converters_work_on_the_class_and_instances() -> None:
         assert One.dict2ref(parts) == OneApiOne.dict2ref(parts) == ref
     path = '/data/lab/Subjects/DY_001/2021-10-26/001'
     assert dict(One.path2ref(path)) == dict(OneApiOne.path2ref(path))
+
+
+def test_a_local_session_has_no_alyx_attribute_as_in_one_api(alf_root: Path) -> None:
+    from one.api import One as OneApiOne
+
+    from one_async.exceptions import LocalModeError, NoServerError
+
+    theirs = OneApiOne(cache_dir=alf_root, mode='local')
+    with One(cache_dir=alf_root, mode='local') as ours:
+        assert hasattr(ours, 'alyx') is hasattr(theirs, 'alyx') is False
+        assert getattr(ours, 'alyx', None) is None
+        with pytest.raises(LocalModeError, match='no Alyx server') as caught:
+            ours.alyx  # noqa: B018
+        assert isinstance(caught.value, NoServerError)

@@ -73,8 +73,9 @@ class One(SyncFacade[AsyncOne]):
 
         Raises
         ------
-        LocalModeError
-            The session has no server.
+        NoServerError
+            The session has no server (also an ``AttributeError``: ``hasattr(one, 'alyx')``
+            is false, as for ONE-api's local ``One``).
         """
         client = self.portal.run_sync_in_loop(_alyx_of, self._async_object)
         facade: AlyxClient | None = self.__dict__.get('_alyx_facade')

@@ -27,7 +27,7 @@ import polars as pl
 from one_async.alyx.client import AsyncAlyxClient
 from one_async.cache import CacheTables
 from one_async.config.settings import OneSettings, resolve_settings
-from one_async.exceptions import InvalidArgument, LocalModeError
+from one_async.exceptions import InvalidArgument, LocalModeError, NoServerError
 from one_async.transfer.s3 import S3Config
 
 from ..core import MODES, Mode
@@ -140,13 +140,14 @@ class RemoteCore(LoadingMixin):
 
         Raises
         ------
-        LocalModeError
-            The session has no server.
+        NoServerError
+            The session has no server (a ``LocalModeError`` and an ``AttributeError``, so that
+            ``hasattr(one, 'alyx')`` is false as for ONE-api's local ``One``).
         """
         if self._alyx is None:
             settings = self._settings
             if settings is None:
-                raise LocalModeError('This session has no Alyx server', value=str(self.cache_dir))
+                raise NoServerError('This session has no Alyx server', value=str(self.cache_dir))
             password = settings.password.get_secret_value() if settings.password else None
             token = settings.token.get_secret_value() if settings.token else None
             self._alyx = AsyncAlyxClient(
