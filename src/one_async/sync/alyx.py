@@ -22,13 +22,11 @@ from typing import Any
 
 from one_async.alyx.client import AsyncAlyxClient
 from one_async.alyx.schema import Action, Parameter, RestSchema
-from one_async.sync import pagination as _pagination  # registers the sync view of lists
+from one_async.sync import pagination as _pagination  # noqa: F401 - registers lazy lists' view
 from one_async.sync.facade import SyncFacade, sync_method, sync_property
 from one_async.sync.portal import Portal
 
 __all__ = ['AlyxClient']
-
-assert _pagination.SyncPaginatedList is not None
 
 
 def _coreapi_field(parameter: Parameter) -> dict[str, Any]:
