@@ -41,13 +41,16 @@ from one_async.exceptions import (
     InvalidArgument,
     InvalidPattern,
     LocalModeError,
+    NoServerError,
     OneError,
     OneWarning,
     SyncCallError,
     TransferError,
     UnsafePathError,
 )
+from one_async.sync.alyx import AlyxClient
 from one_async.sync.one import ONE, One
+from one_async.sync.pagination import SyncPaginatedList
 from one_async.transfer import (
     DownloadItem,
     DownloadReport,
@@ -75,6 +78,7 @@ __all__ = [
     'ALFWarning',
     'AlfBunch',
     'AlyxAuthError',
+    'AlyxClient',
     'AlyxConnectionError',
     'AlyxEndpointError',
     'AlyxError',
@@ -97,6 +101,7 @@ __all__ = [
     'InvalidArgument',
     'InvalidPattern',
     'LocalModeError',
+    'NoServerError',
     'One',
     'OneError',
     'OneSettings',
@@ -105,6 +110,7 @@ __all__ = [
     'PureALFPath',
     'S3Config',
     'SyncCallError',
+    'SyncPaginatedList',
     'TransferError',
     'UnsafePathError',
     '__version__',
