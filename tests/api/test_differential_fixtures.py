@@ -357,3 +357,13 @@ def test_references_read_as_attributes_like_ones_bunch(method: str, arg: str) ->
 
     ref, ones = getattr(AsyncOne, method)(arg), getattr(One, method)(arg)
     assert (ref.subject, ref.date, ref.sequence) == (ones.subject, ones.date, ones.sequence)
+
+
+async def test_single_records_read_as_attributes_like_ones_series(one29_dir: Path) -> None:
+    """ONE's local ``get_details`` and ``path2record`` give Series: ``det.subject`` works."""
+    one = one_client(one29_dir)
+    path = 'cortexlab/Subjects/KS005/2019-04-01/001'
+    async with AsyncOne(cache_dir=one29_dir) as aone:
+        det, rec = await aone.get_details(KS005), await aone.path2record(path)
+    assert (det.subject, det.lab) == (one.get_details(KS005).subject, one.get_details(KS005).lab)
+    assert (rec.subject, rec.number) == (one.path2record(path).subject, 1)

@@ -25,6 +25,7 @@ from uuid import UUID
 
 import polars as pl
 
+from one_async.alf.bunch import AlfBunch
 from one_async.alf.path import (
     add_uuid_string,
     get_session_path,
@@ -107,8 +108,9 @@ class ConversionMixin(ListingMixin):
             then ONE's columns); a list for a list.
         """
         if is_listlike(path):
-            return [await self._path2record(p) for p in path]
-        return await self._path2record(path)
+            return [await self.path2record(p) for p in path]
+        record = await self._path2record(path)
+        return None if record is None else AlfBunch(record)  # ONE: a Series (rec.rel_path)
 
     async def _path2record(self, path: Any) -> dict[str, Any] | None:
         if not isinstance(path, (str, PurePath)):

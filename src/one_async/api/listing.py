@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from one_async.alf.bunch import AlfBunch
 from one_async.alf.path import rel_path_parts
 from one_async.alf.spec import QC
 from one_async.cache import CacheTables
@@ -341,7 +342,7 @@ class ListingMixin(IdentifiersMixin):
             )
         shape = self._result_shape()
         if not full:
-            return shape.session_records(record)[0]
+            return AlfBunch(shape.session_records(record)[0])  # ONE: a Series (det.subject)
         datasets = shape.dataset_table(await self._session_rows(tables, resolved))
         session = shape.session_records(record)[0]
         if datasets.height == 0:

@@ -360,7 +360,7 @@ class LoadingMixin(ConversionMixin):
         assert_present: bool = True,
         download_only: bool = False,
         **kwargs: Any,
-    ) -> tuple[list[Any] | None, list[dict[str, Any] | None]]:
+    ) -> tuple[list[Any] | None, list[AlfBunch | None]]:
         """Load several datasets of a session, as ONE's ``load_datasets``.
 
         Parameters
@@ -481,7 +481,7 @@ class LoadingMixin(ConversionMixin):
             check.datasets, ('id',), _record_extras(check.datasets, shape)
         )
         files_iter = iter(check.files)
-        records_iter = iter(records)
+        records_iter = iter(AlfBunch(r) for r in records)  # ONE: Bunches (rec.rel_path)
         files = [next(files_iter) if here else None for here in present]
         out_records = [next(records_iter) if here else None for here in present]
         if download_only:

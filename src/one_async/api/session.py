@@ -40,7 +40,7 @@ from typing import Any
 
 import anyio.to_thread
 
-from one_async.exceptions import CacheWarning
+from one_async.exceptions import CacheWarning, InvalidArgument
 
 from .remote import RemoteMixin
 
@@ -76,6 +76,56 @@ class AsyncOne(RemoteMixin):
     InvalidArgument
         No ``cache_dir``, or an unknown mode.
     """
+
+    @classmethod
+    async def setup(
+        cls,
+        cache_dir: str | Path | None = None,
+        silent: bool = False,
+        *,
+        base_url: str | None = None,
+        **kwargs: Any,
+    ) -> AsyncOne:
+        """Set up a session: index a data folder (ONE's ``One.setup``) or record a database
+        (``OneAlyx.setup``), and return a session on it (not yet entered).
+
+        Without ``base_url``: the ALF files under ``cache_dir`` (asked for when interactive and
+        not ``silent``, else the working folder) are indexed into cache tables with
+        :func:`~one_async.cache.abuild_cache` (``kwargs``: its options, e.g. ``hash=True``).
+        Existing tables are kept unless an interactive user asks to rebuild them, as in ONE.
+        The session is local.  With ``base_url``: the database's settings are written with
+        :func:`one_async.config.setup` (``kwargs``: its options) and the session uses them.
+
+        Raises
+        ------
+        InvalidArgument
+            ``cache_dir`` is not an existing folder.
+        """
+        from one_async.cache import abuild_cache
+        from one_async.config import setup as setup_config
+        from one_async.config.setup import is_interactive
+
+        if base_url is not None:
+            settings = await anyio.to_thread.run_sync(
+                partial(setup_config, base_url, cache_dir=cache_dir, silent=silent, **kwargs)
+            )
+            return cls(settings=settings)
+        ask = not silent and is_interactive()
+        if not cache_dir and ask:
+            prompt = f'Select a directory from which to build cache ({Path.cwd()}): '
+            cache_dir = (await anyio.to_thread.run_sync(input, prompt)).strip()
+        folder = Path(cache_dir or Path.cwd())
+        if not await anyio.to_thread.run_sync(folder.is_dir):
+            raise InvalidArgument(f'{folder} is not an existing folder', value=str(folder))
+        build = not await anyio.to_thread.run_sync((folder / 'sessions.pqt').exists)
+        if not build and ask:
+            answer = await anyio.to_thread.run_sync(
+                input, f'Cache tables exist for {folder}, overwrite? [y/N] '
+            )
+            build = answer.strip().lower().startswith('y')
+        if build:
+            await abuild_cache(folder, **kwargs)
+        return cls(folder, mode='local')
 
     async def __aenter__(self) -> AsyncOne:
         await self._tables_ready()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -52,11 +52,25 @@ class One(SyncFacade[AsyncOne]):
         super().__init__(lambda: AsyncOne(cache_dir, mode, wildcards, tables_dir, **kwargs))
 
     @classmethod
-    def wrap(cls, factory: Callable[[], AsyncOne]) -> One:
+    def wrap(cls, factory: Callable[[], AsyncOne | Awaitable[AsyncOne]]) -> One:
         """A facade over the session ``factory`` builds (called in the facade's loop thread)."""
         facade = cls.__new__(cls)
         SyncFacade.__init__(facade, factory)
         return facade
+
+    @classmethod
+    def setup(
+        cls,
+        cache_dir: str | Path | None = None,
+        silent: bool = False,
+        *,
+        base_url: str | None = None,
+        **kwargs: Any,
+    ) -> One:
+        """Index a data folder (ONE's ``One.setup``) or record a database (``OneAlyx.setup``)
+        and return a session on it: see :meth:`AsyncOne.setup <one_async.api.AsyncOne.setup>`.
+        """
+        return cls.wrap(partial(AsyncOne.setup, cache_dir, silent, base_url=base_url, **kwargs))
 
     def __repr__(self) -> str:
         """ONE-api's text: ``One (online, <server>)``, ``One (offline, <cache folder>)``."""
