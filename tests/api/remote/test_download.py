@@ -134,3 +134,13 @@ async def test_leaving_the_stream_early_cancels_the_rest(
         report = await one.download(eid)  # what was not fetched is fetched now
         assert report.ok
         assert report.skipped >= 1
+
+
+@pytest.mark.parametrize(('given', 'expected'), [({}, None), ({'download_per_host': 16}, 16)])
+async def test_a_per_host_limit_given_is_kept_even_at_its_default_value(
+    alyx: LocalAlyx, make_one: OneFactory, given: dict[str, Any], expected: int | None
+) -> None:
+    """Without a value the engine adapts the per-host limit to the files; a value given, even
+    the default's, is a limit the user asked for."""
+    async with make_one(alyx, **given) as one:
+        assert one._session_downloads().per_host == expected

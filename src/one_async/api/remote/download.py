@@ -92,8 +92,8 @@ class RemoteLoading(RemoteListing):
                 if settings.http_data_server and login and password:
                     auth = (settings.http_data_server, login, password.get_secret_value())
                 concurrency = settings.download_concurrency
-                if settings.download_per_host != defaults.DOWNLOAD_PER_HOST:
-                    per_host = settings.download_per_host  # set explicitly
+                if 'download_per_host' in settings.model_fields_set:
+                    per_host = settings.download_per_host  # set explicitly, even to the default
                 verify = settings.verify_tls
                 attempts, timeout = settings.retry_attempts, settings.retry_timeout
             self._transfers = SessionDownloads(
