@@ -122,6 +122,8 @@ def test_a_long_list_is_lazy_and_indexable_in_sync_code(one: One, theirs: Any) -
     assert got[0] in got
     with pytest.raises(IndexError):
         got[len(got)]
+    with pytest.raises(TypeError, match="'name'"):  # as a list (ONE's lazy list: an error too)
+        got['name']  # type: ignore[call-overload]
     names = [d['name'] for d in got]
     assert names == [d['name'] for d in expected]
     assert got.map(lambda d: d['name'])[:3] == [d['name'] for d in expected[:3]]

@@ -23,7 +23,7 @@ import anyio
 
 from one_async import defaults
 from one_async.alyx.urls import set_query
-from one_async.exceptions import InvalidArgument, OneWarning
+from one_async.exceptions import ArgumentTypeError, InvalidArgument, OneWarning
 
 __all__ = ['PageFetcher', 'PaginatedList', 'is_paginated', 'iter_records', 'page_url']
 
@@ -257,7 +257,7 @@ class PaginatedList(Generic[T]):
 
     def _normalise(self, index: int) -> int:
         if not isinstance(index, int) or isinstance(index, bool):
-            raise InvalidArgument(f'index must be an int or slice, got {index!r}', value=index)
+            raise ArgumentTypeError(f'index must be an int or slice, got {index!r}', value=index)
         n = len(self)
         if not -n <= index < n:
             raise IndexError(f'index {index} out of range for {n} records')
