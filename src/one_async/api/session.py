@@ -27,7 +27,11 @@ inconsistent:
 * assertion failures of ONE are typed errors (a reference matching no session:
   ``ALFObjectNotFound``); unparsable dates must be ISO 8601 (ONE accepts what pandas parses);
 * ``save_cache`` waits for the (atomic, locked) write and writes to the tables folder;
-* search terms also accept ONE 3.x's ``datasets`` (exact file names), spelled in full.
+* search terms also accept ONE 3.x's ``datasets`` (exact file names), spelled in full;
+* a file that fails to download after the retries (a 404, a corrupt body) is logged and left
+  out of what ``load_*`` returns, as a file missing offline is, while the rest of the batch is
+  kept (ONE raises the first ``HTTPError`` and drops the batch); :meth:`download` reports
+  every failure with its cause.
 """
 
 from __future__ import annotations
