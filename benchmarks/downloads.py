@@ -205,6 +205,8 @@ def _child(tool: str, job: dict[str, Any]) -> dict[str, Any]:
         if job.get('concurrency'):
             kwargs['max_concurrency'] = kwargs['per_host'] = job['concurrency']
         for name, value in (job.get('options') or {}).items():
+            if name == 'src':
+                continue
             if name.startswith('defaults.'):  # a library default, changed for this run only
                 setattr(defaults, name.removeprefix('defaults.'), value)
             else:
@@ -287,12 +289,17 @@ def run_once(
         'concurrency': conc,
         'options': options or {},
     }
+    env = dict(os.environ)
+    source = (options or {}).get('src')
+    if source:  # another checkout's one_async (e.g. the previous engine), same run
+        env['PYTHONPATH'] = os.pathsep.join(filter(None, [source, env.get('PYTHONPATH')]))
     out = subprocess.run(
         [sys.executable, '-m', 'benchmarks.downloads', '--child', tool],
         input=json.dumps(job),
         capture_output=True,
         text=True,
         check=True,
+        env=env,
     )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     result['wrong'] = _verify(target, records)
@@ -343,7 +350,8 @@ def main(argv: list[str] | None = None) -> None:
         default=[],
         metavar='LABEL:NAME=JSON[,NAME=JSON...]',
         help='also run one_async with these options (as --option), reported as one_async:LABEL; '
-        'e.g. nofsync:fsync=false',
+        'e.g. nofsync:fsync=false, or before:src=\'"/path/to/old/checkout/src"\' to import '
+        'one_async from another checkout',
     )
     args = parser.parse_args(argv)
     options = _parse_options(args.option)

@@ -95,6 +95,22 @@ DOWNLOAD_CHUNK_SIZE: Final = 256 * 1024
 DOWNLOAD_WRITE_BATCH: Final = 1024 * 1024
 """Bytes gathered before one write to disk."""
 
+DOWNLOAD_READ_BUFFER_LARGE: Final = 1024 * 1024
+"""Read buffer of a connection receiving a file larger than ``DOWNLOAD_SMALL_FILE``: the most
+read from its socket per system call, and half of what may wait to be consumed before reading
+stops (aiohttp's flow control); smaller files use ``DOWNLOAD_CHUNK_SIZE``."""
+
+DOWNLOAD_WRITEBACK_LAG: Final = 16 * 1024 * 1024
+"""Bytes of a large file handed to the disk but not yet confirmed written before the writer
+waits for the older ones (Linux ``sync_file_range``): bounds the final fsync's wait and the
+dirty memory of a download faster than the disk."""
+
+DOWNLOAD_SYNCFS_MAX_OTHER: Final = 64 * 1024 * 1024
+"""Most bytes of other unwritten data on the system (``/proc/meminfo`` Dirty + Writeback, less
+the batch's own) for which a batch of finished files is flushed by one Linux ``syncfs`` (which
+writes every dirty file of the file system, other processes' too); above it, one fsync per
+file bounds the wait."""
+
 PART_SUFFIX: Final = '.part'
 """Suffix of a file being downloaded, renamed to its final name once verified."""
 

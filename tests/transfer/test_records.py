@@ -11,7 +11,7 @@ from one.alf.files import add_uuid_string, get_alf_path, remove_uuid_string
 from one_async.exceptions import InvalidArgument, UnsafePathError
 from one_async.transfer import DownloadItem, S3Location
 from one_async.transfer.records import DownloadReport, DownloadResult, redact_url, to_item
-from one_async.transfer.safety import target_rel_path, validate_rel_path
+from one_async.transfer.safety import target_rel_parts, target_rel_path, validate_rel_path
 
 SESSION = 'cortexlab/Subjects/KS023/2019-12-10/001'
 
@@ -47,6 +47,9 @@ def test_target_path_and_uuid_match_one(path: str, keep_uuid: bool) -> None:
     alf = get_alf_path(remote.lstrip('/')) or remote.lstrip('/')
     expected = PurePosixPath(alf) if keep_uuid else remove_uuid_string(PurePosixPath(alf))
     assert target_rel_path(item, keep_uuid=keep_uuid) == expected
+    assert target_rel_parts(item, keep_uuid=keep_uuid) == expected.parts
+    plain = item.model_copy(update={'rel_path': f'{SESSION}/alf/spikes.times.npy'})
+    assert target_rel_parts(plain, keep_uuid=keep_uuid) == target_rel_path(plain, keep_uuid).parts
 
 
 def test_keep_uuid_adds_the_dataset_id_to_a_plain_rel_path() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import itertools
 import json
 import os
 import sys
@@ -22,7 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final, cast
 
-from one_async.defaults import PART_SUFFIX
+from one_async.defaults import (
+    DOWNLOAD_SYNCFS_MAX_OTHER,
+    DOWNLOAD_WRITE_BATCH,
+    DOWNLOAD_WRITEBACK_LAG,
+    PART_SUFFIX,
+)
 from one_async.exceptions import UnsafePathError
 from one_async.transfer.integrity import StreamDigest, file_matches
 from one_async.transfer.records import DownloadItem
@@ -36,6 +42,7 @@ BUSY: Final = 'busy'
 SKIP: Final = 'skip'
 """Claim outcome: the target is already there, complete (placed meanwhile by another holder)."""
 
+_serials = itertools.count()  # claims in the order their part files were opened
 _OPEN_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, 'O_CLOEXEC', 0) | getattr(os, 'O_NOFOLLOW', 0)
 _META_SUFFIX = '.json'
 
@@ -55,7 +62,25 @@ def _load_syncfs() -> Callable[[int], int] | None:
 
 
 _syncfs = _load_syncfs()
-_FADV_DONTNEED: int | None = getattr(os, 'POSIX_FADV_DONTNEED', None)
+
+
+def _load_sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    """Linux's ``sync_file_range(fd, offset, nbytes, flags)``, where available."""
+    if not sys.platform.startswith('linux'):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        function = libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return cast('Callable[[int, int, int, int], int]', function)
+
+
+_sync_file_range = _load_sync_file_range()
+_SFR_WAIT_BEFORE, _SFR_WRITE, _SFR_WAIT_AFTER = 1, 2, 4
+_SFR_WAIT = _SFR_WAIT_BEFORE | _SFR_WRITE | _SFR_WAIT_AFTER
 
 if sys.platform == 'win32':  # pragma: no cover - exercised on Windows only
     import msvcrt
@@ -93,6 +118,8 @@ class Claim:
     offset: int = 0
     validator: str | None = None
     meta_written: bool = False
+    written_back: int = 0
+    serial: int = field(default_factory=lambda: next(_serials))
 
 
 class FileSide:
@@ -126,13 +153,13 @@ class FileSide:
 
     # --- lock ---------------------------------------------------------------------------------
 
-    def claim(self, final: str, item: DownloadItem, source: str, recheck: bool) -> Claim | str:
+    def claim(self, final: str, item: DownloadItem, recheck: bool) -> Claim | str:
         """Take the lock of ``final``: a :class:`Claim`, :data:`BUSY` or :data:`SKIP`.
 
         With ``recheck`` a target already in place (right size, and md5 when checked) is
         skipped, before locking and again once locked (another holder may just have placed it).
         A part file left by an earlier job is resumed when its ``.json`` state names the same
-        ``source`` and size, else truncated.
+        source (the item's URL or S3 location) and size, else truncated.
         """
         self._ensure_dir(os.path.dirname(final))
         if recheck and os.path.lexists(final) and self.present(final, item):
@@ -148,7 +175,7 @@ class FileSide:
                 self._drop(claim)
                 return SKIP
             if not fresh:
-                self._resume_or_truncate(claim, item, source)
+                self._resume_or_truncate(claim, item)
         except BaseException:
             self._drop(claim)
             raise
@@ -187,18 +214,18 @@ class FileSide:
             os.close(fd)
 
     def claim_many(
-        self, requests: list[tuple[str, DownloadItem, str, bool]]
+        self, requests: list[tuple[str, DownloadItem, bool]]
     ) -> list[Claim | str | BaseException | None]:
         """:meth:`claim` for several targets in one call; errors are returned in place."""
         out: list[Claim | str | BaseException | None] = []
-        for final, item, source, recheck in requests:
+        for final, item, recheck in requests:
             try:
-                out.append(self.claim(final, item, source, recheck))
+                out.append(self.claim(final, item, recheck))
             except (OSError, UnsafePathError) as exc:
                 out.append(exc)
         return out
 
-    def _resume_or_truncate(self, claim: Claim, item: DownloadItem, source: str) -> None:
+    def _resume_or_truncate(self, claim: Claim, item: DownloadItem) -> None:
         size = os.lseek(claim.fd, 0, os.SEEK_END)
         state = None
         if size:
@@ -209,7 +236,7 @@ class FileSide:
                 state = None
         if (
             isinstance(state, dict)
-            and state.get('source') == source
+            and state.get('source') == item.source
             and state.get('size') == item.size
             and isinstance(state.get('validator'), str)
             and (item.size is None or size < item.size)
@@ -233,17 +260,31 @@ class FileSide:
         claim.offset = claim.digest.size
 
     def write_streamed(self, claim: Claim, chunks: list[bytes]) -> None:
-        """:meth:`write` a piece of a large file, and start writing it to disk already.
+        """:meth:`write` a piece of a large file, and have the kernel write it to disk already.
 
-        Large files are flushed before placement; asking the kernel to start writeback of each
-        piece as it lands spreads the disk writes over the download instead of leaving them all
-        to the final fsync (Linux starts writeback on ``POSIX_FADV_DONTNEED`` without waiting).
+        A large file is flushed before placement.  Left to the final fsync, all its bytes would
+        be written then, after the download; instead each piece is handed to writeback as soon
+        as it lands (Linux ``sync_file_range(SYNC_FILE_RANGE_WRITE)``, which does not wait),
+        and once more than ``DOWNLOAD_WRITEBACK_LAG`` bytes are in flight the older ones are
+        waited for.  Disk writes then overlap the download, the final fsync waits only for the
+        last few MiB (and the metadata), and a disk slower than the network holds back the
+        download instead of filling memory with dirty pages.  The pages stay cached (a file
+        just downloaded is often read next).  Elsewhere the final fsync does it all.
         """
         start = claim.offset
         self.write(claim, chunks)
-        if self.fsync and _FADV_DONTNEED is not None:
-            with contextlib.suppress(OSError):
-                os.posix_fadvise(claim.fd, start, claim.offset - start, _FADV_DONTNEED)
+        if not self.fsync or _sync_file_range is None:
+            return
+        if _sync_file_range(claim.fd, start, claim.offset - start, _SFR_WRITE) != 0:
+            return  # not supported here: the final fsync flushes everything
+        settled = claim.offset - DOWNLOAD_WRITEBACK_LAG
+        if settled - claim.written_back >= DOWNLOAD_WRITE_BATCH:
+            length = settled - claim.written_back
+            if _sync_file_range(claim.fd, claim.written_back, length, _SFR_WAIT) != 0:
+                # A write error reported here is not reported again by fsync: fail now.
+                code = ctypes.get_errno()
+                raise OSError(code, f'{os.strerror(code)} writing {claim.part}')
+            claim.written_back = settled
 
     def save_state(self, claim: Claim, source: str, size: int | None) -> None:
         """Record what the part file's bytes are, so that a later job can resume it."""
@@ -262,9 +303,10 @@ class FileSide:
         ``OSError`` met.
 
         Every file is written and verified first, then all are flushed to disk together, then
-        renamed: on Linux one ``syncfs`` flushes the batch with a single journal commit, where
-        one ``fsync`` per file would wait for a commit each (the bottleneck for many small
-        files).  Elsewhere, or if ``syncfs`` fails, each file is fsynced.
+        renamed, so a file gets its final name only once its bytes are durable: on Linux one
+        ``syncfs`` flushes the batch with a single journal commit, where one ``fsync`` per file
+        would wait for a commit each (the bottleneck for many small files); see
+        :meth:`_flush`.  Elsewhere each file is fsynced.
         """
         out: list[str | OSError | None] = []
         verified: list[Claim] = []
@@ -299,11 +341,26 @@ class FileSide:
 
     @staticmethod
     def _flush(claims: list[Claim]) -> dict[int, OSError]:
-        """Make the bytes of ``claims`` durable; the errors met, by file descriptor."""
-        if len(claims) > 1 and _syncfs is not None and _syncfs(claims[0].fd) == 0:
-            return {}
+        """Make the bytes of ``claims`` durable; the errors met, by file descriptor.
+
+        One ``syncfs`` per file system for a batch, when the rest of the system has little
+        unwritten data (:func:`_syncfs_affordable`), else one ``fsync`` per file.  ``syncfs``
+        reports any write error on the file system since the descriptor it is given was opened
+        (Linux >= 5.8), so it is given the batch's oldest one; on an error (possibly another
+        process's), each file is fsynced, which reports its own errors only.
+        """
+        pending = claims
+        if len(claims) > 1 and _syncfs is not None and _syncfs_affordable(claims):
+            by_device: dict[int, list[Claim]] = {}
+            for claim in claims:
+                by_device.setdefault(os.fstat(claim.fd).st_dev, []).append(claim)
+            pending = []
+            for group in by_device.values():
+                oldest = min(group, key=lambda c: c.serial)
+                if len(group) == 1 or _syncfs(oldest.fd) != 0:
+                    pending += group
         failed: dict[int, OSError] = {}
-        for claim in claims:
+        for claim in pending:
             try:
                 os.fsync(claim.fd)
             except OSError as exc:
@@ -326,6 +383,7 @@ class FileSide:
         os.lseek(claim.fd, 0, os.SEEK_SET)
         claim.digest = StreamDigest()
         claim.offset = 0
+        claim.written_back = 0
         claim.validator = None
         if claim.meta_written:
             with contextlib.suppress(FileNotFoundError):
@@ -356,6 +414,27 @@ class FileSide:
         if claim.fd >= 0:
             os.close(claim.fd)
             claim.fd = -1
+
+
+def _syncfs_affordable(claims: list[Claim]) -> bool:
+    """True when a ``syncfs`` would write little beyond the batch's own bytes.
+
+    ``syncfs`` flushes every file of the file system, other processes' included: with more
+    than ``DOWNLOAD_SYNCFS_MAX_OTHER`` bytes of other dirty or in-flight data on the system
+    (``/proc/meminfo``, all file systems counted, so an overestimate), per-file fsyncs bound
+    the wait instead.
+    """
+    try:
+        with open('/proc/meminfo', 'rb') as handle:
+            text = handle.read()
+    except OSError:
+        return False
+    unwritten = 0
+    for line in text.splitlines():
+        if line.startswith((b'Dirty:', b'Writeback:')):
+            unwritten += int(line.split()[1]) * 1024
+    own = sum(c.offset - c.written_back for c in claims)
+    return unwritten - own <= DOWNLOAD_SYNCFS_MAX_OTHER
 
 
 def _write_all(fd: int, chunks: list[bytes]) -> None:

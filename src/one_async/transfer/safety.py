@@ -16,7 +16,7 @@ from one_async.alf.spec import is_uuid_string
 from one_async.exceptions import UnsafePathError
 from one_async.transfer.records import DownloadItem
 
-__all__ = ['check_inside', 'target_rel_path', 'validate_rel_path']
+__all__ = ['check_inside', 'target_rel_parts', 'target_rel_path', 'validate_rel_path']
 
 
 def validate_rel_path(rel_path: str) -> PurePosixPath:
@@ -27,12 +27,17 @@ def validate_rel_path(rel_path: str) -> PurePosixPath:
     UnsafePathError
         The path is empty, absolute, holds ``..``, a backslash, a drive or a NUL byte.
     """
+    return PurePosixPath(*_split_rel_path(rel_path))
+
+
+def _split_rel_path(rel_path: str) -> list[str]:
+    """The parts of ``rel_path`` once checked (see :func:`validate_rel_path`)."""
     if not rel_path or rel_path.startswith(('/', '~')) or '\\' in rel_path or '\x00' in rel_path:
         raise UnsafePathError(f'Refusing unsafe relative path {rel_path!r}', value=rel_path)
     parts = [p for p in rel_path.split('/') if p not in ('', '.')]
     if not parts or '..' in parts or ':' in parts[0]:
         raise UnsafePathError(f'Refusing unsafe relative path {rel_path!r}', value=rel_path)
-    return PurePosixPath(*parts)
+    return parts
 
 
 def _remote_path(item: DownloadItem) -> str:
@@ -50,12 +55,26 @@ def target_rel_path(item: DownloadItem, keep_uuid: bool = False) -> PurePosixPat
     in the file name (``spikes.times.<uuid>.npy``) is removed unless ``keep_uuid``; with
     ``keep_uuid`` the item's ``dataset_id`` is put in the name if it is not there already.
     """
+    return _with_uuid_rule(PurePosixPath(*_split_rel_path(_rel_path(item))), item, keep_uuid)
+
+
+def target_rel_parts(item: DownloadItem, keep_uuid: bool = False) -> tuple[str, ...]:
+    """``target_rel_path(item, keep_uuid).parts``, without building a path object when the file
+    name cannot hold a UUID (thousands of items are planned at once)."""
+    parts = _split_rel_path(_rel_path(item))
+    if not keep_uuid and '-' not in parts[-1]:
+        return tuple(parts)
+    return _with_uuid_rule(PurePosixPath(*parts), item, keep_uuid).parts
+
+
+def _rel_path(item: DownloadItem) -> str:
     if item.rel_path is not None:
-        rel = item.rel_path
-    else:
-        remote = _remote_path(item).strip('/')
-        rel = get_alf_path(remote) or remote
-    path = validate_rel_path(rel)
+        return item.rel_path
+    remote = _remote_path(item).strip('/')
+    return get_alf_path(remote) or remote
+
+
+def _with_uuid_rule(path: PurePosixPath, item: DownloadItem, keep_uuid: bool) -> PurePosixPath:
     stem_parts = path.stem.split('.')
     has_uuid = len(stem_parts) > 1 and is_uuid_string(stem_parts[-1])
     if not keep_uuid:
