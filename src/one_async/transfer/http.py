@@ -346,6 +346,7 @@ class AiohttpSource:
             headers={'Accept-Encoding': 'identity', **(headers or {})},
             timeout=self._timeout,
             read_bufsize=DOWNLOAD_CHUNK_SIZE,
+            cookie_jar=aiohttp.DummyCookieJar(),  # file servers need none (nor does ONE keep any)
         )
         self._transient = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
