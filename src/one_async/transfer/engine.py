@@ -39,6 +39,7 @@ from one_async.transfer.http import (
     Restart,
     Retryable,
     _on_asyncio,
+    load_tls_context,
     make_client,
 )
 from one_async.transfer.progress import Progress, make_progress
@@ -407,6 +408,8 @@ class TransferJob:
             stack.push_async_callback(source.aclose)
             self._http = source
         else:
+            if options.verify:
+                await load_tls_context()
             client = make_client(
                 max_connections=options.max_concurrency,
                 auth=auth,

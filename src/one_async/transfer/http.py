@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import aiohttp
+import anyio.to_thread
 import httpx
 
 from one_async.defaults import (
@@ -179,9 +180,20 @@ def _split_credentials(url: str) -> tuple[str, str | None]:
     return bare, _basic(unquote(parts.username), unquote(parts.password or ''))
 
 
+@functools.lru_cache(maxsize=1)
 def _default_ssl_context() -> ssl.SSLContext:
     """The verifying TLS context, built once per process (loading CA certificates is slow)."""
     return httpx.create_ssl_context()
+
+
+async def load_tls_context() -> None:
+    """Build the shared verifying TLS context in a worker thread, once per process.
+
+    Reading the CA certificates takes 20-100 ms: done here, :func:`make_client` (which is
+    synchronous) then finds the context ready instead of blocking the event loop.
+    """
+    if _default_ssl_context.cache_info().currsize == 0:
+        await anyio.to_thread.run_sync(_default_ssl_context)
 
 
 def make_client(

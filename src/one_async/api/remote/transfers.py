@@ -23,7 +23,7 @@ from one_async.alyx.urls import same_origin
 from one_async.exceptions import UnsafePathError
 from one_async.transfer import DownloadItem, DownloadResult, S3Config, download_files
 from one_async.transfer.engine import OnMismatch
-from one_async.transfer.http import make_client
+from one_async.transfer.http import load_tls_context, make_client
 from one_async.transfer.safety import target_rel_path
 
 __all__ = ['OnComplete', 'OriginBasicAuth', 'SessionDownloads']
@@ -184,6 +184,8 @@ class SessionDownloads:
             mine.append((i, item, key))
         try:
             if mine:
+                if self.verify:
+                    await load_tls_context()  # before make_client: keeps the loop free
                 report = await download_files(
                     [item for _, item, _ in mine],
                     self.target_dir,
