@@ -122,6 +122,9 @@ async def test_failures_are_reported_precisely_and_the_batch_goes_on(
     with pytest.raises(DownloadError, match='4 of 5 files failed') as caught:
         report.raise_for_failures()
     assert len(caught.value.value) == 4
+    for result in report.failed:  # each failure on its own line, its item named once
+        assert str(caught.value).count(result.item.label) == 1, result.item.label
+        assert result.describe() in str(caught.value)
     assert not list((tmp_path / 't').rglob('*.part'))
     only = DownloadReport(results=(report.results[2],))
     with pytest.raises(IntegrityError):

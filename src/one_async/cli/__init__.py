@@ -218,7 +218,7 @@ def download(
             f'{len(failed)} failed, {report.bytes / 1e6:.1f} MB in {report.seconds:.2f} s'
         )
         for result in failed:
-            typer.echo(f'failed: {result.item.label}: {result.error}', err=True)
+            typer.echo(f'failed: {result.describe()}', err=True)
     if failed:
         raise typer.Exit(code=1)
 

@@ -188,6 +188,13 @@ class DownloadResult(BaseModel):
         """True when the file is in place and verified."""
         return self.status != 'failed'
 
+    def describe(self) -> str:
+        """One line naming the item and what happened (its error for a failure)."""
+        if self.error is None:
+            return f'{self.item.label}: {self.status}'
+        text = str(self.error) or type(self.error).__name__
+        return text if self.item.label in text else f'{self.item.label}: {text}'
+
 
 class DownloadReport(BaseModel):
     """The outcome of a transfer job, one result per item in the order given."""
@@ -238,7 +245,7 @@ class DownloadReport(BaseModel):
             return
         if len(failed) == 1 and failed[0].error is not None:
             raise failed[0].error
-        lines = [f'  {r.item.label}: {r.error}' for r in failed[:20]]
+        lines = [f'  {r.describe()}' for r in failed[:20]]
         if len(failed) > 20:
             lines.append(f'  ... and {len(failed) - 20} more')
         message = f'{len(failed)} of {len(self.results)} files failed:\n' + '\n'.join(lines)
