@@ -74,8 +74,8 @@ class TqdmProgress:
         self._bar.set_description_str(self._label(), refresh=False)
 
     def close(self) -> None:
-        """Draw the final state and release the terminal line."""
-        self._bar.set_description_str(self._label(), refresh=True)
+        """Draw the final state once (``close`` draws it) and release the terminal line."""
+        self._bar.set_description_str(self._label(), refresh=False)
         self._bar.close()
 
 
