@@ -262,6 +262,15 @@ def _verify(target: Path, records: list[dict[str, Any]]) -> int:
 _runs = [0]
 
 
+def _drop_page_cache() -> None:
+    """Drop clean cached pages (``/proc/sys/vm/drop_caches``) when this process may."""
+    try:
+        with open('/proc/sys/vm/drop_caches', 'w') as control:
+            control.write('1\n')
+    except OSError:
+        pass
+
+
 def run_once(
     tool: str,
     scenario: str,
@@ -278,8 +287,12 @@ def run_once(
     """
     _runs[0] += 1
     # Start from a clean page cache: dirty data left by the previous run (ONE never flushes
-    # its files) would otherwise be written back during this one.
+    # its files) would otherwise be written back during this one; and, where allowed (root on
+    # Linux), from free memory: the earlier runs' files fill the page cache, and the tool that
+    # allocates fastest then pays for reclaiming it (seen on B: one_async's CPU per run rose
+    # from 2.6 s to 4.3 s over 5 repeats while ONE's, slower to allocate, stayed flat).
     os.sync()
+    _drop_page_cache()
     target = DATA / 'targets' / f'{tool}-{scenario}-{_runs[0]}'
     job = {
         'target': str(target),
