@@ -18,7 +18,7 @@ from typing import Final
 
 import polars as pl
 
-from .lookups import FieldError, lookup_mask, parse_django
+from .lookups import FieldError, lookup_mask, members, parse_django
 from .tables import QC_CODES, QC_NAMES
 
 __all__ = ['ENDPOINT_FILTERS', 'FilterContext', 'FilterValueError', 'apply_filters', 'qc_code']
@@ -49,7 +49,7 @@ class FilterContext:
         return lookup_mask(self.tables, self.table, key, value)
 
     def keys_in(self, keys: pl.Series | list[str], column: str = 'id') -> pl.Series:
-        return self.frame.select(pl.col(column).is_in(keys).fill_null(False)).to_series()
+        return self.frame.select(pl.col(column).is_in(members(keys)).fill_null(False)).to_series()
 
 
 Filter = Callable[[FilterContext, str, str], pl.Series]
@@ -167,7 +167,7 @@ def _server_dataset_ids(tables: dict[str, pl.DataFrame], exists: bool = True) ->
     """Ids of datasets with a file record on a server (not personal) repository, by ``exists``."""
     repos = tables['data_repositories'].filter(~pl.col('globus_is_personal').fill_null(False))
     records = tables['file_records'].filter(
-        pl.col('data_repository').is_in(repos['name']) & (pl.col('exists') == exists)
+        pl.col('data_repository').is_in(repos['name'].implode()) & (pl.col('exists') == exists)
     )
     return records['dataset'].unique()
 
@@ -196,7 +196,7 @@ def session_users(ctx: FilterContext, _: str, value: str) -> pl.Series:
 def _having_all(datasets: pl.DataFrame, owner: str, column: str, wanted: list[str]) -> pl.Series:
     """Owners (sessions or insertions) whose datasets hold at least len(wanted) distinct values."""
     counts = (
-        datasets.filter(pl.col(column).is_in(wanted) & pl.col(owner).is_not_null())
+        datasets.filter(pl.col(column).is_in(members(wanted)) & pl.col(owner).is_not_null())
         .group_by(owner)
         .agg(pl.col(column).n_unique().alias('n'))
     )
@@ -211,7 +211,8 @@ def session_dataset_types(ctx: FilterContext, _: str, value: str) -> pl.Series:
 def session_datasets(ctx: FilterContext, _: str, value: str) -> pl.Series:
     names = value.split(',')
     datasets = ctx.tables['datasets'].filter(
-        (pl.col('qc') <= _qc_threshold(ctx)) & pl.col('id').is_in(_server_dataset_ids(ctx.tables))
+        (pl.col('qc') <= _qc_threshold(ctx))
+        & pl.col('id').is_in(members(_server_dataset_ids(ctx.tables)))
     )
     return ctx.keys_in(_having_all(datasets, 'session', 'name', names))
 

@@ -80,6 +80,12 @@ class Model:
     fields: dict[str, FieldSpec] = field(default_factory=dict)
 
 
+def members(values: pl.Series | list[Any]) -> pl.Series | list[Any]:
+    """The right of ``is_in``: a Series imploded to one list (polars deprecates comparing a
+    column with a bare Series of its own type), a Python list as it is."""
+    return values.implode() if isinstance(values, pl.Series) else values
+
+
 def _scalars(*names: str) -> dict[str, FieldSpec]:
     return {name: Scalar(name) for name in names}
 
@@ -363,7 +369,7 @@ def _lookup_expr(
         return expr.is_null() if coerced is None else expr == pl.lit(coerced)
     if lookup == 'in':
         values = coerced if isinstance(coerced, list) else [coerced]
-        return expr.is_in(pl.Series(values, dtype=dtype, strict=False))
+        return expr.is_in(pl.Series(values, dtype=dtype, strict=False).implode())
     if lookup == 'range':
         if not isinstance(coerced, list) or len(coerced) != 2:
             raise FieldError(f'range needs two values, got "{value}"')
@@ -501,20 +507,20 @@ def _mask(
             return frame.select(result.fill_null(False)).to_series()
         sub = _mask(store_tables, target, rest, value)
         keys = target_frame.filter(sub)[target_pk]
-        return frame.select(pl.col(spec.column).is_in(keys).fill_null(False)).to_series()
+        return frame.select(pl.col(spec.column).is_in(members(keys)).fill_null(False)).to_series()
     # Reverse relation: rows having at least one related record that matches.
     related = target_frame[spec.column]
     own_pk = pl.col(PRIMARY_KEYS[model.table])
     if not rest or rest == ['isnull']:
         if rest == ['isnull']:
-            has = own_pk.is_in(related.drop_nulls())
+            has = own_pk.is_in(members(related.drop_nulls()))
             return frame.select(~has if value else has).to_series()
         rest = ['pk']
     elif rest[0] in LOOKUPS:
         rest = ['pk', *rest]
     sub = _mask(store_tables, target, rest, value)
     keys = target_frame.filter(sub)[spec.column].drop_nulls()
-    return frame.select(own_pk.is_in(keys).fill_null(False)).to_series()
+    return frame.select(own_pk.is_in(members(keys)).fill_null(False)).to_series()
 
 
 def lookup_mask(
