@@ -4,38 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from one_async.cli import app
-from one_async.testing.demo import demo_server
 from one_async.testing.faults import FaultPlan, Faults
 from one_async.testing.server import LocalAlyx
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAlyx]:
-    with demo_server(tmp_path / 'server', n_sessions=3) as alyx:
-        info = alyx.info
-        monkeypatch.setenv('HOME', str(tmp_path / 'home'))
-        monkeypatch.delenv('ONE_CONFIG', raising=False)
-        env = {
-            'ONE_BASE_URL': info.base_url,
-            'ONE_USERNAME': info.username,
-            'ONE_PASSWORD': info.password,
-            'ONE_HTTP_DATA_SERVER': info.data_server_url,
-            'ONE_HTTP_DATA_SERVER_LOGIN': info.data_server_login,
-            'ONE_HTTP_DATA_SERVER_PASSWORD': info.data_server_password,
-            'ONE_SILENT': 'true',
-        }
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        yield alyx
 
 
 def test_download_fetches_verified_files(server: LocalAlyx, tmp_path: Path) -> None:

@@ -3,24 +3,14 @@ variables, so the real user's files are never read nor written."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 
 @pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / 'home'
-    home.mkdir()
-    monkeypatch.setenv('HOME', str(home))
-    monkeypatch.setenv('USERPROFILE', str(home))
-    monkeypatch.setenv('XDG_CONFIG_HOME', str(home / '.config'))
-    monkeypatch.delenv('APPDATA', raising=False)
-    for name in list(os.environ):
-        if name.upper().startswith('ONE_'):
-            monkeypatch.delenv(name)
-    assert Path.home() == home
+def isolated_home(home: Path) -> Path:
+    """The root conftest's ``home``, for every test here."""
     return home
 
 

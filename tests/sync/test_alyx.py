@@ -33,16 +33,6 @@ def alyx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAlyx]:
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / 'home'
-    folder.mkdir()
-    monkeypatch.setenv('HOME', str(folder))
-    for name in ('ONE_CONFIG', 'ONE_BASE_URL', 'ONE_CACHE_DIR', 'ONE_MODE', 'ONE_SILENT'):
-        monkeypatch.delenv(name, raising=False)
-    return folder
-
-
-@pytest.fixture
 def one(alyx: LocalAlyx, home: Path, tmp_path: Path) -> Iterator[One]:
     cache_dir = tmp_path / 'ours'
     cache_dir.mkdir()

@@ -49,10 +49,8 @@ class Gate:
 
 
 @pytest.fixture
-def alyx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAlyx]:
-    monkeypatch.setenv('HOME', str(tmp_path / 'home'))  # token files go to a temporary HOME
-    for name in ('ONE_CONFIG', 'ONE_BASE_URL', 'ONE_CACHE_DIR', 'ONE_MODE', 'ONE_SILENT'):
-        monkeypatch.delenv(name, raising=False)
+def alyx(tmp_path: Path, home: Path) -> Iterator[LocalAlyx]:
+    # token files go to the temporary HOME
     data = generate(2, seed=5, n_labs=1, sessions_per_subject=2).write_files(
         tmp_path / 'alyx_data', raw_bytes=256
     )

@@ -69,6 +69,14 @@ class ConnectionInfo(BaseModel):
             'silent': True,
         }
 
+    def environment(self) -> dict[str, str]:
+        """The ``ONE_*`` environment variables of :meth:`session_kwargs`, for the command line
+        or a script whose ``ONE()`` takes its server from the environment."""
+        return {
+            f'ONE_{name.upper()}': str(value).lower() if isinstance(value, bool) else str(value)
+            for name, value in self.session_kwargs().items()
+        }
+
     def one_params(self) -> dict[str, Any]:
         """The ONE-api parameters of this server (``one.params`` keys)."""
         return {

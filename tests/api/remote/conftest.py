@@ -93,17 +93,6 @@ def write_one_params(info: ConnectionInfo, cache_dir: Path) -> None:
     iopar.write('one/caches', {'CLIENT_MAP': {key: str(cache_dir)}, 'DEFAULT': key})
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A temporary HOME (ONE's parameters, tokens) and no ONE_* variables."""
-    folder = tmp_path / 'home'
-    folder.mkdir()
-    monkeypatch.setenv('HOME', str(folder))
-    for name in ('ONE_CONFIG', 'ONE_BASE_URL', 'ONE_CACHE_DIR', 'ONE_MODE', 'ONE_SILENT'):
-        monkeypatch.delenv(name, raising=False)
-    return folder
-
-
 OneFactory = Callable[..., AsyncOne]
 
 
