@@ -50,6 +50,10 @@ async def test_lazy_list_fetches_only_needed_pages(alyx: FakeAlyx, make_client: 
         assert _offsets(alyx) == [0, 8, 20]
         assert result.is_loaded(9)
         assert not result.is_loaded(12)
+        assert result.get_nowait(9) == expected[9]  # held: no request
+        with pytest.raises(LookupError):
+            result.get_nowait(12)
+        assert _offsets(alyx) == [0, 8, 20]
         assert await result[9:13] == expected[9:13]
         assert _offsets(alyx) == [0, 8, 20, 12]
         with pytest.raises(IndexError):

@@ -251,9 +251,27 @@ class PaginatedList(Generic[T]):
         """Pages requested so far, the first included."""
         return self._store.requests
 
+    @property
+    def fetch_window(self) -> int:
+        """Records fetched at once when walking the list (``concurrency`` pages)."""
+        return self._store.limit * self._store.concurrency
+
     def is_loaded(self, index: int) -> bool:
         """True when record ``index`` is already held (no request needed)."""
         return self._store.loaded(self._normalise(index))
+
+    def get_nowait(self, index: int) -> T:
+        """Record ``index`` when it is already held (see :meth:`is_loaded`), without I/O.
+
+        Raises
+        ------
+        LookupError
+            The record's page has not been fetched yet.
+        """
+        i = self._normalise(index)
+        if not self._store.loaded(i):
+            raise LookupError(f'record {index} is not loaded yet: await get({index})')
+        return self._apply(self._store.items[i])
 
     def _normalise(self, index: int) -> int:
         if not isinstance(index, int) or isinstance(index, bool):
@@ -305,7 +323,7 @@ class PaginatedList(Generic[T]):
         while i < len(self):
             if not store.loaded(i):
                 # Fetch this page and the next few at once, then walk them.
-                end = min(len(self), i + store.limit * store.concurrency)
+                end = min(len(self), i + self.fetch_window)
                 await store.ensure(range(i, end))
             if i < len(self):
                 yield self._apply(store.items[i])

@@ -530,8 +530,6 @@ class SyncFacade(Generic[A]):
 
     def _call_async(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Run the async object's method ``name`` in the loop; make its result sync."""
-        if self._state.closed:
-            raise SyncCallError(f'{type(self).__name__} is closed', value=name)
         return self._call(getattr(self._async_object, name), args, kwargs)
 
     def _call(
@@ -541,7 +539,8 @@ class SyncFacade(Generic[A]):
         objects; make its result sync."""
         state = self._state
         if state.closed:
-            raise SyncCallError(f'{type(self).__name__} is closed', value=method)
+            name = getattr(method, '__name__', repr(method))
+            raise SyncCallError(f'{type(self).__name__} is closed: cannot call {name}', value=name)
         args = tuple(_to_async(a) for a in args)
         kwargs = {k: _to_async(v) for k, v in kwargs.items()}
         result = state.portal.call_with(state.group, method, *args, **kwargs)

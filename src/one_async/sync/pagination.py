@@ -65,14 +65,13 @@ class SyncPaginatedList(Sequence[T]):
         paginated = self._paginated
         # A record already held needs no I/O: skip the trip through the loop.
         if isinstance(index, int) and not isinstance(index, bool) and paginated.is_loaded(index):
-            return paginated._apply(paginated._store.items[index])
+            return paginated.get_nowait(index)
         result: T | list[T] = self._portal.call_with(self._group, paginated.get, index)
         return result
 
     def __iter__(self) -> Iterator[T]:
         """Every record in order, a window of pages (fetched concurrently) at a time."""
-        store = self._paginated._store
-        window = store.limit * store.concurrency
+        window = self._paginated.fetch_window
         start = 0
         while start < len(self):
             yield from self[start : start + window]
