@@ -676,10 +676,7 @@ class TransferJob:
 
 def _semaphore(value: int) -> anyio.Semaphore:
     """A semaphore taken without a task switch when free (thousands of files each take two)."""
-    try:
-        return anyio.Semaphore(value, fast_acquire=True)
-    except TypeError:  # pragma: no cover - anyio < 4.5
-        return anyio.Semaphore(value)
+    return anyio.Semaphore(value, fast_acquire=True)
 
 
 def _drain(stream: MemoryObjectReceiveStream[_Claimed]) -> list[_Claimed]:
