@@ -9,13 +9,10 @@ back to the ``ONE_*`` environment variables and configuration files (see
 
 from __future__ import annotations
 
-import io
 import json
-import sys
 from collections.abc import Awaitable, Callable
-from contextlib import redirect_stdout
 from pathlib import Path
-from typing import Annotated, Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import anyio
 import typer
@@ -25,6 +22,9 @@ from one_async.api.factory import make_session
 from one_async.cache import CacheTables, abuild_cache
 from one_async.cli.demo import run_demo
 from one_async.exceptions import OneError
+
+if TYPE_CHECKING:
+    from one_async.testing.server import ConnectionInfo
 
 __all__ = ['app', 'main']
 
@@ -312,41 +312,15 @@ def serve(
 
     argv = ['--port', str(port), '--seed', str(seed), '--min-api-version', min_api_version]
     argv += ['--data', str(data)] if data is not None else ['--sessions', str(sessions)]
-    if as_json:
-        raise typer.Exit(code=serve_main(argv))
-    with redirect_stdout(_ConnectionText(sys.stdout)):  # the server prints one JSON line
-        code = serve_main(argv)
+    code = serve_main(argv) if as_json else serve_main(argv, announce=_announce_text)
     raise typer.Exit(code=code)
 
 
-class _ConnectionText(io.TextIOBase):
-    """Standard output that shows the server's JSON line of connection details as text."""
-
-    def __init__(self, out: TextIO) -> None:
-        self._out = out
-        self._pending = ''
-
-    def write(self, text: str) -> int:
-        self._pending += text
-        while '\n' in self._pending:
-            line, self._pending = self._pending.split('\n', 1)
-            self._out.write(_connection_text(line) + '\n')
-        return len(text)
-
-    def flush(self) -> None:
-        self._out.flush()
-
-
-def _connection_text(line: str) -> str:
-    try:
-        info = json.loads(line)
-    except ValueError:
-        return line
-    if not isinstance(info, dict) or 'base_url' not in info:
-        return line
-    lines = [f'serving a local Alyx at {info["base_url"]} (Ctrl-C to stop)']
-    lines += [f'  {key}: {value}' for key, value in info.items() if key != 'base_url']
-    return '\n'.join(lines)
+def _announce_text(info: ConnectionInfo) -> None:
+    typer.echo(f'serving a local Alyx at {info.base_url} (Ctrl-C to stop)')
+    for key, value in info.model_dump().items():
+        if key != 'base_url':
+            typer.echo(f'  {key}: {value}')
 
 
 @app.command()

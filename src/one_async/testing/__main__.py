@@ -14,13 +14,13 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
 from .alyx.app import AlyxConfig
 from .demo import DEMO_SESSIONS, demo_server
-from .server import LocalAlyx
+from .server import ConnectionInfo, LocalAlyx
 
 __all__ = ['main']
 
@@ -50,8 +50,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status."""
+def _print_json(info: ConnectionInfo) -> None:
+    print(json.dumps(info.model_dump()), flush=True)
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    announce: Callable[[ConnectionInfo], None] = _print_json,
+) -> int:
+    """Entry point; returns the exit status.
+
+    ``announce`` tells how to connect once the servers run (default: one JSON line on
+    standard output, for scripts).
+    """
     args = _parser().parse_args(argv)
     if args.sessions < 0:
         print(f'--sessions must be positive, got {args.sessions}', file=sys.stderr)
@@ -73,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         signal.signal(signal.SIGTERM, _stop)
         with server:
-            print(json.dumps(server.info.model_dump()), flush=True)
+            announce(server.info)
             try:
                 while not stop.wait(0.5):
                     pass
