@@ -44,6 +44,9 @@ HTTP_CONNECT_TIMEOUT: Final = 10.0
 HTTP_READ_TIMEOUT: Final = 60.0
 """Seconds without a byte received before a request fails."""
 
+HTTP_MAX_HEAD: Final = 64 * 1024
+"""Longest HTTP response head (status line and headers) the download client accepts."""
+
 REST_PAGE_SIZE: Final = 250
 """Results per page when paginating Alyx lists (Alyx's own default)."""
 

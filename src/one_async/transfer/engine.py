@@ -33,8 +33,8 @@ from one_async import defaults
 from one_async.exceptions import DownloadError, IntegrityError, TransferError, UnsafePathError
 from one_async.transfer.files import BUSY, SKIP, Claim, FileSide
 from one_async.transfer.http import (
-    AiohttpSource,
     Body,
+    Chunk,
     HttpSource,
     Restart,
     Retryable,
@@ -42,6 +42,7 @@ from one_async.transfer.http import (
     load_tls_context,
     make_client,
 )
+from one_async.transfer.http1 import Http1Source
 from one_async.transfer.progress import Progress, make_progress
 from one_async.transfer.records import (
     DownloadItem,
@@ -123,14 +124,14 @@ class _Entry:
 class _Buffer:
     """Chunks received but not yet written."""
 
-    chunks: list[bytes] = field(default_factory=list)
+    chunks: list[Chunk] = field(default_factory=list)
     size: int = 0
 
-    def add(self, chunk: bytes) -> None:
+    def add(self, chunk: Chunk) -> None:
         self.chunks.append(chunk)
         self.size += len(chunk)
 
-    def take(self) -> list[bytes]:
+    def take(self) -> list[Chunk]:
         """Hand the chunks over and empty the buffer."""
         chunks, self.chunks, self.size = self.chunks, [], 0
         return chunks
@@ -152,7 +153,7 @@ class _FinishJob:
     """The last step of one download, waiting for a finisher."""
 
     claim: Claim
-    chunks: list[bytes]
+    chunks: list[Chunk]
     item: DownloadItem
     done: anyio.Event = field(default_factory=anyio.Event)
     outcome: str | BaseException | None = None
@@ -173,7 +174,7 @@ class _Finisher:
         with receive:
             self.receivers = [receive.clone() for _ in range(defaults.DOWNLOAD_FINISH_RUNNERS)]
 
-    async def finish(self, claim: Claim, chunks: list[bytes], item: DownloadItem) -> str | None:
+    async def finish(self, claim: Claim, chunks: list[Chunk], item: DownloadItem) -> str | None:
         """Place ``chunks`` as the end of ``claim``; the mismatch found, or None once placed."""
         job = _FinishJob(claim, chunks, item)
         try:
@@ -257,7 +258,7 @@ class TransferJob:
         self._results: list[DownloadResult | None] = []
         self._progress: Progress | None = None
         self._emit: Callable[[DownloadResult], Awaitable[None]] | None = None
-        self._http: HttpSource | AiohttpSource | None = None
+        self._http: HttpSource | Http1Source | None = None
         self._s3: Source | None = None
         self.files: FileSide | None = None
         self._finisher: _Finisher | None = None
@@ -399,7 +400,7 @@ class TransferJob:
         if options.client is not None:
             self._http = HttpSource(options.client)
         elif _on_asyncio() and (auth is None or isinstance(auth, tuple)):
-            source = AiohttpSource(
+            source = Http1Source(
                 max_connections=options.max_concurrency,
                 auth=auth,
                 headers=options.headers,
@@ -641,7 +642,7 @@ class TransferJob:
             if expected is not None and got < expected:
                 raise Retryable(f'body ended after {got} of {expected} bytes')
 
-    def _add_bytes(self, batch: list[bytes]) -> None:
+    def _add_bytes(self, batch: list[Chunk]) -> None:
         assert self._progress is not None
         self._progress.add_bytes(sum(map(len, batch)))
 
@@ -666,7 +667,7 @@ class TransferJob:
                 await self.options.on_mismatch(item)
         return self._failed(item, state, error)
 
-    async def _write(self, claim: Claim, item: DownloadItem, batch: list[bytes]) -> None:
+    async def _write(self, claim: Claim, item: DownloadItem, batch: list[Chunk]) -> None:
         files = self.files
         assert files is not None
         if not claim.meta_written and claim.validator and _resumable(item):

@@ -30,6 +30,7 @@ from one_async.defaults import (
     PART_SUFFIX,
 )
 from one_async.exceptions import UnsafePathError
+from one_async.transfer.http import Chunk
 from one_async.transfer.integrity import StreamDigest, file_matches
 from one_async.transfer.records import DownloadItem
 from one_async.transfer.safety import check_inside
@@ -253,13 +254,13 @@ class FileSide:
 
     # --- writing ------------------------------------------------------------------------------
 
-    def write(self, claim: Claim, chunks: list[bytes]) -> None:
+    def write(self, claim: Claim, chunks: list[Chunk]) -> None:
         """Hash and append ``chunks`` to the part file."""
         claim.digest.update(chunks)
         _write_all(claim.fd, chunks)
         claim.offset = claim.digest.size
 
-    def write_streamed(self, claim: Claim, chunks: list[bytes]) -> None:
+    def write_streamed(self, claim: Claim, chunks: list[Chunk]) -> None:
         """:meth:`write` a piece of a large file, and have the kernel write it to disk already.
 
         A large file is flushed before placement.  Left to the final fsync, all its bytes would
@@ -294,7 +295,7 @@ class FileSide:
         claim.meta_written = True
 
     def finish_many(
-        self, jobs: list[tuple[Claim, list[bytes], DownloadItem]]
+        self, jobs: list[tuple[Claim, list[Chunk], DownloadItem]]
     ) -> list[str | OSError | None]:
         """Append each job's last chunks, verify, flush and rename into place; release the locks.
 
@@ -437,7 +438,7 @@ def _syncfs_affordable(claims: list[Claim]) -> bool:
     return unwritten - own <= DOWNLOAD_SYNCFS_MAX_OTHER
 
 
-def _write_all(fd: int, chunks: list[bytes]) -> None:
+def _write_all(fd: int, chunks: list[Chunk]) -> None:
     """Write every byte of ``chunks`` (handles short writes)."""
     if len(chunks) == 1 or not hasattr(os, 'writev'):
         for chunk in chunks:
@@ -456,7 +457,7 @@ def _write_all(fd: int, chunks: list[bytes]) -> None:
                 written = 0
 
 
-def _write_one(fd: int, chunk: bytes) -> None:
+def _write_one(fd: int, chunk: Chunk) -> None:
     view = memoryview(chunk)
     while view:
         view = view[os.write(fd, view) :]

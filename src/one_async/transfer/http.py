@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import aiohttp
@@ -39,12 +39,16 @@ from one_async.transfer.records import DownloadItem, redact_url
 __all__ = [
     'AiohttpSource',
     'Body',
+    'Chunk',
     'HttpSource',
     'Restart',
     'Retryable',
     'classify',
     'make_client',
 ]
+
+Chunk: TypeAlias = 'bytes | bytearray'
+"""A piece of a body: bytearrays are received into directly, bytes come from libraries."""
 
 _CONTENT_RANGE = re.compile(r'bytes (\d+)-(\d+)/(\d+|\*)')
 _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -74,7 +78,7 @@ class Body:
     partial: bool
     length: int | None
     validator: str | None
-    chunks: AsyncIterator[bytes]
+    chunks: AsyncIterator[Chunk]
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -305,7 +309,7 @@ def classify(
     url: str,
     offset: int,
     validator: str | None,
-    chunks: AsyncIterator[bytes],
+    chunks: AsyncIterator[Chunk],
 ) -> Body:
     """Turn a response's status and headers into a :class:`Body` or the right exception."""
     length_header = headers.get('content-length')

@@ -20,7 +20,7 @@ class StreamDigest:
         self._md5 = hashlib.md5(usedforsecurity=False)
         self.size = 0
 
-    def update(self, chunks: Iterable[bytes]) -> None:
+    def update(self, chunks: Iterable[bytes | bytearray]) -> None:
         """Add ``chunks`` (in order).  Releases the GIL for large chunks: run it in a thread."""
         md5 = self._md5
         for chunk in chunks:

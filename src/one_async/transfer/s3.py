@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, SecretStr
@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from one_async.defaults import DOWNLOAD_CHUNK_SIZE, HTTP_CONNECT_TIMEOUT, HTTP_READ_TIMEOUT
 from one_async.exceptions import DownloadError
 from one_async.transfer.http import (
-    AiohttpSource,
     Body,
     HttpSource,
     Restart,
@@ -28,6 +27,9 @@ from one_async.transfer.http import (
     _on_asyncio,
 )
 from one_async.transfer.records import DownloadItem
+
+if TYPE_CHECKING:
+    from one_async.transfer.http1 import Http1Source
 
 __all__ = ['S3Config', 'open_s3_source']
 
@@ -136,7 +138,7 @@ class _AioS3Source:
 class _PresignedS3Source:
     """Reads objects over HTTP from locally presigned (or plain, anonymous) URLs."""
 
-    def __init__(self, client: Any, http: HttpSource | AiohttpSource) -> None:
+    def __init__(self, client: Any, http: HttpSource | Http1Source) -> None:
         self.client = client
         self.http = http
 
@@ -157,7 +159,7 @@ async def open_s3_source(
     *,
     buckets: set[str],
     max_connections: int,
-    http: HttpSource | AiohttpSource,
+    http: HttpSource | Http1Source,
 ) -> AsyncIterator[_AioS3Source | _PresignedS3Source]:
     """The S3 source of a job: aioboto3 on asyncio, presigned URLs over ``http`` elsewhere."""
     from botocore import UNSIGNED
