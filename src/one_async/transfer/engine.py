@@ -638,6 +638,9 @@ class TransferJob:
                     batch = buffer.take()
                     await self._write(claim, item, batch)
                     self._add_bytes(batch)
+                    if body.recycle is not None:
+                        for piece in batch:
+                            body.recycle(piece)
             state.received += got
             if expected is not None and got < expected:
                 raise Retryable(f'body ended after {got} of {expected} bytes')

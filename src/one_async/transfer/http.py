@@ -16,7 +16,7 @@ import functools
 import re
 import ssl
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias
@@ -72,13 +72,15 @@ class Body:
 
     ``partial`` is True when the server continues from the requested offset (206).  ``length``
     is the number of bytes this body carries when announced, ``validator`` the ETag (strong) or
-    Last-Modified that a later Range request can quote in ``If-Range``.
+    Last-Modified that a later Range request can quote in ``If-Range``.  ``recycle``, when
+    set, takes back a chunk its consumer is done with, to receive a later one into.
     """
 
     partial: bool
     length: int | None
     validator: str | None
     chunks: AsyncIterator[Chunk]
+    recycle: Callable[[Chunk], None] | None = None
 
 
 def _retry_after(value: str | None) -> float | None:

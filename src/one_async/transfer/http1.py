@@ -129,6 +129,7 @@ class _Connection(asyncio.BufferedProtocol):
         self._target: memoryview | None = None
         self._filled = 0
         self._waiter: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self._want_head = False
         self._hold = False  # pause once the target is full: more of the body follows
         self._paused = False
@@ -256,12 +257,12 @@ class _Connection(asyncio.BufferedProtocol):
         without a byte received."""
         waiter = self._waiter = self.loop.create_future()
         self._active = self.loop.time()
-        timer = self.loop.call_at(self._active + HTTP_READ_TIMEOUT, self._check_idle)
+        self._timer = self.loop.call_at(self._active + HTTP_READ_TIMEOUT, self._check_idle)
         try:
             await waiter
         finally:
-            timer.cancel()
-            self._waiter = None
+            self._timer.cancel()
+            self._waiter = self._timer = None
 
     def _check_idle(self) -> None:
         waiter = self._waiter
@@ -271,20 +272,25 @@ class _Connection(asyncio.BufferedProtocol):
         if idle >= HTTP_READ_TIMEOUT:
             waiter.set_exception(TimeoutError(f'no data for {HTTP_READ_TIMEOUT:g} s'))
         else:
-            self.loop.call_at(self._active + HTTP_READ_TIMEOUT, self._check_idle)
+            self._timer = self.loop.call_at(self._active + HTTP_READ_TIMEOUT, self._check_idle)
 
 
 class _BodyReader:
     """The body of a response of known length, in buffers received into directly: one of the
-    whole body when it is small, ``DOWNLOAD_WRITE_BATCH`` pieces otherwise."""
+    whole body when it is small, ``DOWNLOAD_WRITE_BATCH`` pieces otherwise.
 
-    __slots__ = ('_connection', '_cut', '_length', '_remaining', 'complete')
+    A piece handed back through :meth:`recycle` is received into again: a large body then
+    reuses one buffer instead of allocating (and zeroing) a fresh one per piece.
+    """
+
+    __slots__ = ('_connection', '_cut', '_length', '_remaining', '_spare', 'complete')
 
     def __init__(self, connection: _Connection, length: int) -> None:
         self._connection = connection
         self._length = length
         self._remaining = length
         self._cut: str | None = None
+        self._spare: bytearray | None = None
         self.complete = length == 0
 
     def __aiter__(self) -> _BodyReader:
@@ -298,7 +304,10 @@ class _BodyReader:
             raise StopAsyncIteration
         size = remaining if remaining <= DOWNLOAD_SMALL_FILE else DOWNLOAD_WRITE_BATCH
         size = min(size, remaining)
-        buffer = bytearray(size)
+        buffer = self._spare
+        if buffer is None or len(buffer) != size:
+            buffer = bytearray(size)
+        self._spare = None
         try:
             with memoryview(buffer) as view:
                 got = await self._connection.read_into(view, size < remaining)
@@ -314,6 +323,11 @@ class _BodyReader:
         if not self._remaining:
             self.complete = True
         return buffer
+
+    def recycle(self, chunk: Chunk) -> None:
+        """Take back a piece the consumer has written: the next one is received into it."""
+        if isinstance(chunk, bytearray) and len(chunk) == DOWNLOAD_WRITE_BATCH:
+            self._spare = chunk
 
 
 class Http1Source:
@@ -400,7 +414,9 @@ class Http1Source:
                 async with self._general_source().get(item, url, offset, validator) as body:
                     yield body
                 return
-            yield classify(item, head.status, head, url, offset, validator, reader)
+            body = classify(item, head.status, head, url, offset, validator, reader)
+            body.recycle = reader.recycle
+            yield body
         finally:
             if reader is not None and reader.complete and head.keep_alive:
                 self._release(connection)
@@ -492,8 +508,9 @@ class Http1Source:
         idle = self._idle.get(origin)
         while idle:
             connection = idle.pop()
-            if not connection.closed:
+            if not connection.closed and not connection.has_unread():
                 return connection
+            connection.close()
         return None
 
     def _release(self, connection: _Connection) -> None:
