@@ -15,9 +15,11 @@ origin is remembered so that its later requests go there directly.
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Final
 from urllib.parse import quote, urlsplit
 
@@ -55,6 +57,39 @@ _SCRATCH: Final = 16 * 1024
 # Characters left as they are in a request target: RFC 3986's unreserved, sub-delims, ':' '@'
 # '/' '?' and '%' (URLs given already percent-encoded stay as they are).
 _SAFE_TARGET: Final = "/?:@!$&'()*+,;=-._~%"
+
+
+_PREFIX: Final = re.compile(r'[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*')
+_UNSAFE: Final = re.compile(r"[^A-Za-z0-9/?:@!$&'()*+,;=\-._~%]")
+
+
+@dataclass(frozen=True, slots=True)
+class _Server:
+    """What a URL's scheme and authority give a request: where to connect, the ``Host``
+    header, and the Basic credentials its user info carried."""
+
+    origin: _Origin
+    host_header: str
+    auth: str | None
+
+
+def _server(prefix: str) -> _Server | None:
+    """The :class:`_Server` of ``scheme://authority``; None when this client does not serve it
+    (another scheme, no or a non-ASCII host, a bad port)."""
+    parts = urlsplit(prefix)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(scheme, 0)
+    except ValueError:
+        return None
+    host = (parts.hostname or '').lower()
+    if scheme not in _DEFAULT_PORTS or not host or not host.isascii() or not port:
+        return None
+    netloc = parts.netloc.rpartition('@')[2]
+    if _UNSAFE.search(netloc.replace('[', '').replace(']', '')):
+        return None
+    auth = _split_credentials(prefix)[1] if '@' in parts.netloc else None
+    return _Server((scheme, host, port), netloc, auth)
 
 
 class _Unsupported(Exception):
@@ -192,6 +227,10 @@ class _Connection(asyncio.BufferedProtocol):
         while True:
             end = self._spill.find(_HEAD_END)
             if end >= 0:
+                # buffer_updated only checks the limit while the end is missing: a head whose
+                # end arrives in the read that crosses the limit is refused here.
+                if end > HTTP_MAX_HEAD:
+                    raise ValueError(f'response head longer than {HTTP_MAX_HEAD} bytes')
                 raw = bytes(self._spill[:end])
                 del self._spill[: end + 4]
                 return raw, True
@@ -367,6 +406,7 @@ class Http1Source:
         self._auth_pair = auth
         self._headers = headers
         self._delegated: set[_Origin] = set()
+        self._servers: dict[str, _Server | None] = {}
 
     async def aclose(self) -> None:
         """Close every pooled connection (and the general client, if it was used)."""
@@ -389,20 +429,14 @@ class Http1Source:
         self, item: DownloadItem, url: str, offset: int, validator: str | None
     ) -> AsyncIterator[Body]:
         """GET ``url`` from ``offset``; raises as :meth:`.http.HttpSource.get` does."""
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        try:
-            port = parts.port or _DEFAULT_PORTS.get(scheme, 0)
-        except ValueError:
-            port = 0
-        origin = (scheme, (parts.hostname or '').lower(), port)
-        host = origin[1]
-        general = not (scheme in _DEFAULT_PORTS and host and host.isascii() and port)
-        if general or origin in self._delegated:
+        match = _PREFIX.match(url)
+        server = self._server(match.group()) if match else None
+        if match is None or server is None or server.origin in self._delegated:
             async with self._general_source().get(item, url, offset, validator) as body:
                 yield body
             return
-        request = self._request(url, parts.path, parts.query, parts.netloc, offset, validator)
+        origin = server.origin
+        request = self._request(server, url[match.end() :], offset, validator)
         connection, head = await self._exchange(origin, request)
         reader: _BodyReader | None = None
         try:
@@ -425,6 +459,13 @@ class Http1Source:
 
     # --- internals ----------------------------------------------------------------------------
 
+    def _server(self, prefix: str) -> _Server | None:
+        try:
+            return self._servers[prefix]
+        except KeyError:
+            server = self._servers[prefix] = _server(prefix)
+            return server
+
     def _general_source(self) -> AiohttpSource:
         if self._general is None:
             self._general = AiohttpSource(
@@ -435,18 +476,16 @@ class Http1Source:
             )
         return self._general
 
-    def _request(
-        self, url: str, path: str, query: str, netloc: str, offset: int, validator: str | None
-    ) -> bytes:
-        auth = self._auth
-        host = netloc.rpartition('@')[2]
-        if '@' in netloc:
-            auth = _split_credentials(url)[1]
-        target = quote(path or '/', safe=_SAFE_TARGET)
-        if query:
-            target = f'{target}?{quote(query, safe=_SAFE_TARGET)}'
+    def _request(self, server: _Server, rest: str, offset: int, validator: str | None) -> bytes:
+        """The request for ``rest``, the URL after its scheme and authority."""
+        auth = server.auth or self._auth
+        target = rest.partition('#')[0]
+        if target[:1] != '/':
+            target = f'/{target}'
+        if _UNSAFE.search(target):
+            target = quote(target, safe=_SAFE_TARGET)
         lines = [
-            f'GET {target} HTTP/1.1\r\nHost: {quote(host, safe=_SAFE_TARGET + "[]")}\r\n'
+            f'GET {target} HTTP/1.1\r\nHost: {server.host_header}\r\n'
             'User-Agent: one_async\r\nAccept-Encoding: identity\r\n'
         ]
         if auth:

@@ -23,6 +23,8 @@ __all__ = [
     'to_item',
 ]
 
+_NETLOC = re.compile(r'[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)')
+
 _MD5 = re.compile(r'[0-9a-f]{32}')
 # Characters left as they are when escaping a URL path: RFC 3986 path characters and '%' (so
 # existing escapes stay), everything else ('#' of revision folders, spaces ...) is escaped.
@@ -126,7 +128,8 @@ class DownloadItem(BaseModel):
     def host(self) -> str:
         """The host the bytes come from (per-host concurrency is counted on it)."""
         if self.url is not None:
-            return urlsplit(self.url).netloc.rpartition('@')[2]
+            match = _NETLOC.match(self.url)
+            return match.group(1).rpartition('@')[2] if match else ''
         return f's3:{self.s3.bucket}' if self.s3 else ''
 
     @property
