@@ -783,6 +783,7 @@ async def test_https_verification(
         for result in report.failed:
             assert isinstance(result.error, DownloadError)
             assert 'CERTIFICATE_VERIFY_FAILED' in str(result.error)
+            assert result.attempts == 1  # another attempt cannot succeed: none is made
         assert not server.requests
         assert not parts_left(tmp_path / 'verified')
         # Off: the same server serves every file, on one kept-alive TLS connection.
@@ -802,6 +803,29 @@ async def test_https_verification(
         assert len(report.failed) == len(files)
         assert all('mismatch' in message for message in errors_of(report))
         assert not server.requests
+
+
+@ASYNCIO_ONLY
+async def test_redirect_to_an_unverified_https_server_is_not_retried(
+    tmp_path: Path, certificates: dict[str, Certificate]
+) -> None:
+    """The fallback client (after a redirect) refuses a bad certificate once, like http1."""
+    files = make_files([1000, 2000])
+    async with RawServer(serve_files(files), tls=certificates['right'].server_context()) as tls:
+
+        async def script(request: Request, conn: Conn) -> bool:
+            await conn.send(response(b'', 302, f'Location: {tls.url}{request.path}'))
+            return True
+
+        async with RawServer(script) as origin:
+            report = await fetch(items_for(origin.url, files), tmp_path, retry_attempts=3)
+    assert len(report.failed) == len(files)
+    for result in report.failed:
+        assert isinstance(result.error, DownloadError)
+        assert 'TLS certificate verification failed' in str(result.error)
+        assert result.attempts == 1
+    assert not tls.requests
+    assert not parts_left(tmp_path)
 
 
 # --- credentials and headers ---------------------------------------------------------------------
@@ -867,6 +891,8 @@ async def test_basic_auth_from_option_and_url_never_shown(tmp_path: Path) -> Non
         {'X': 'a\0b'},
         {'X\r\nB': 'c'},
         {'X:Y': 'c'},
+        {'': 'c'},
+        {'X Y': 'c'},
     ],
 )
 async def test_header_injection_refused(tmp_path: Path, headers: dict[str, str]) -> None:

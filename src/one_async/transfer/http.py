@@ -400,6 +400,12 @@ class AiohttpSource:
         bufsize = DOWNLOAD_READ_BUFFER_LARGE if large else DOWNLOAD_CHUNK_SIZE
         try:
             response = await self.session.get(url, headers=headers, read_bufsize=bufsize)
+        except aiohttp.ClientConnectorCertificateError as exc:  # another attempt cannot succeed
+            raise DownloadError(
+                f'TLS certificate verification failed for {redact_url(url)}: '
+                f'{exc.certificate_error}',
+                value=item.dataset_id or item.source,
+            ) from exc
         except self._transient as exc:
             raise Retryable(f'{type(exc).__name__}: {exc}') from exc
         transport = _larger_reads(response) if large else None

@@ -33,7 +33,7 @@ from one_async.defaults import (
     HTTP_MAX_HEAD,
     HTTP_READ_TIMEOUT,
 )
-from one_async.exceptions import InvalidArgument
+from one_async.exceptions import DownloadError, InvalidArgument
 from one_async.transfer.http import (
     AiohttpSource,
     Body,
@@ -60,6 +60,7 @@ _SAFE_TARGET: Final = "/?:@!$&'()*+,;=-._~%"
 
 
 _PREFIX: Final = re.compile(r'[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*')
+_TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # a header name (RFC 9110)
 _UNSAFE: Final = re.compile(r"[^A-Za-z0-9/?:@!$&'()*+,;=\-._~%]")
 
 
@@ -396,7 +397,7 @@ class Http1Source:
         self._auth = _basic(*auth) if auth else None
         extra = dict(headers or {})
         for name, value in extra.items():
-            if any(c in f'{name}{value}' for c in '\r\n\0') or ':' in name:
+            if not _TOKEN.fullmatch(name) or any(c in value for c in '\r\n\0'):
                 raise InvalidArgument(f'invalid HTTP header {name!r}', value=name)
         self._extra = ''.join(f'{name}: {value}\r\n' for name, value in extra.items())
         self._verify = verify
@@ -577,6 +578,8 @@ class Http1Source:
                     server_hostname=host if tls is not None else None,
                     ssl_handshake_timeout=HTTP_CONNECT_TIMEOUT if tls is not None else None,
                 )
+        except ssl.SSLCertVerificationError as exc:  # another attempt cannot succeed
+            raise _certificate_error(host, port, exc) from exc
         except (OSError, TimeoutError) as exc:
             reason = f'cannot connect to {host}:{port}: {type(exc).__name__}: {exc}'
             raise Retryable(reason) from exc
@@ -592,3 +595,10 @@ class Http1Source:
                 context.verify_mode = ssl.CERT_NONE
                 self._tls = context
         return self._tls
+
+
+def _certificate_error(host: str, port: int, exc: ssl.SSLCertVerificationError) -> DownloadError:
+    """The error of a server whose TLS certificate does not verify: not retried."""
+    return DownloadError(
+        f'TLS certificate verification failed for {host}:{port}: {exc}', value=f'{host}:{port}'
+    )
