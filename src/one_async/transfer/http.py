@@ -19,10 +19,9 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-import aiohttp
 import anyio.to_thread
 import httpx
 
@@ -35,6 +34,9 @@ from one_async.defaults import (
 )
 from one_async.exceptions import DownloadError
 from one_async.transfer.records import DownloadItem, redact_url
+
+if TYPE_CHECKING:  # aiohttp is imported when first used (it takes ~0.1 s)
+    import aiohttp
 
 __all__ = [
     'AiohttpSource',
@@ -352,6 +354,9 @@ class AiohttpSource:
         headers: Mapping[str, str] | None,
         verify: bool,
     ) -> None:
+        import aiohttp
+
+        self._aiohttp = aiohttp
         # True: aiohttp's own verifying context (built once, when aiohttp is imported).
         connector = aiohttp.TCPConnector(limit=max_connections, limit_per_host=0, ssl=verify)
         self._auth = _basic(*auth) if auth else None
@@ -400,7 +405,7 @@ class AiohttpSource:
         bufsize = DOWNLOAD_READ_BUFFER_LARGE if large else DOWNLOAD_CHUNK_SIZE
         try:
             response = await self.session.get(url, headers=headers, read_bufsize=bufsize)
-        except aiohttp.ClientConnectorCertificateError as exc:  # another attempt cannot succeed
+        except self._aiohttp.ClientConnectorCertificateError as exc:  # no retry can succeed
             raise DownloadError(
                 f'TLS certificate verification failed for {redact_url(url)}: '
                 f'{exc.certificate_error}',
