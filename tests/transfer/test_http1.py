@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime
+import functools
 import hashlib
 import ipaddress
 import random
@@ -32,7 +33,7 @@ from cryptography.x509.oid import NameOID
 from one_async import defaults
 from one_async.exceptions import DownloadError, InvalidArgument
 from one_async.transfer import DownloadItem, download_files, http1
-from one_async.transfer.http1 import parse_head
+from one_async.transfer.http1 import Http1Source, parse_head
 from one_async.transfer.records import DownloadReport
 
 from .conftest import parts_left
@@ -903,6 +904,81 @@ async def test_header_injection_refused(tmp_path: Path, headers: dict[str, str])
         assert caught.value.value == next(iter(headers))
         assert server.accepts == 0
     assert not parts_left(tmp_path)
+
+
+@ASYNCIO_ONLY
+async def test_credentials_go_to_their_origin_only(tmp_path: Path) -> None:
+    """A session's pool sends its data server credentials to that server only: not to another
+    server, directly or through the fallback after a redirect."""
+    files = make_files([100, 200, 300])
+    user, password = 'login', 'secret-pw'
+    expected = 'Basic ' + base64.b64encode(f'{user}:{password}'.encode()).decode()
+    async with RawServer(serve_files(files)) as other:
+
+        async def script(request: Request, conn: Conn) -> bool:
+            if request.path.startswith('/away/'):
+                where = request.path.replace('/away/', '/f/')
+                await conn.send(response(b'', 302, f'Location: {other.url}{where}'))
+                return True
+            return await serve_files(files)(request, conn)
+
+        async with RawServer(script) as data:
+            pool = Http1Source(
+                max_connections=4,
+                auth=(user, password),
+                headers=None,
+                verify=True,
+                auth_origin=f'{data.url}/some/path',
+            )
+            try:
+                ours = items_for(data.url, files)
+                theirs = items_for(other.url, files)
+                moved = [
+                    item.model_copy(update={'url': item.url.replace('/f/', '/away/')})
+                    for item in ours
+                ]
+                for batch, name in ((ours, 'ours'), (theirs, 'theirs'), (moved, 'moved')):
+                    report = await fetch(batch, tmp_path / name, pool=pool)
+                    assert report.ok, errors_of(report)
+            finally:
+                await pool.aclose()
+    assert data.requests
+    assert all(r.headers.get('authorization') == expected for r in data.requests)
+    assert len(other.requests) == 2 * len(files)  # direct, then after the redirects
+    assert not any('authorization' in r.headers for r in other.requests)
+
+
+@ASYNCIO_ONLY
+async def test_a_shared_pool_bounds_requests_across_jobs(tmp_path: Path) -> None:
+    """Jobs sharing one pool with ``limit=2`` never have more than 2 requests in flight."""
+    files = make_files([1000] * 12)
+    in_flight = 0
+    most = 0
+
+    async def script(request: Request, conn: Conn) -> bool:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.02)  # long enough for other requests to pile up if allowed
+        in_flight -= 1
+        return await serve_files(files)(request, conn)
+
+    async with RawServer(script) as server:
+        pool = Http1Source(max_connections=8, auth=None, headers=None, verify=True, limit=2)
+        try:
+            items = items_for(server.url, files)
+            async with anyio.create_task_group() as tg:
+                for i, batch in enumerate((items[:6], items[6:])):
+                    tg.start_soon(
+                        functools.partial(fetch, pool=pool, max_concurrency=6),
+                        batch,
+                        tmp_path / str(i),
+                    )
+        finally:
+            await pool.aclose()
+    assert most == 2
+    assert len(server.requests) == len(files)
+    assert server.accepts <= 2
 
 
 # --- cancellation --------------------------------------------------------------------------------

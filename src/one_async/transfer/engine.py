@@ -92,6 +92,8 @@ class Options:
     integrity_retries: int = defaults.DOWNLOAD_INTEGRITY_RETRIES
     on_mismatch: OnMismatch | None = None
     client: httpx.AsyncClient | None = None
+    pool: Http1Source | None = None
+    """Connections shared by several jobs (a session's), used on asyncio; not closed by the job."""
 
     def __post_init__(self) -> None:
         from one_async.exceptions import InvalidArgument
@@ -399,6 +401,8 @@ class TransferJob:
         auth = options.auth
         if options.client is not None:
             self._http = HttpSource(options.client)
+        elif options.pool is not None and _on_asyncio():
+            self._http = options.pool
         elif _on_asyncio() and (auth is None or isinstance(auth, tuple)):
             source = Http1Source(
                 max_connections=options.max_concurrency,

@@ -15,6 +15,7 @@ origin is remembered so that its later requests go there directly.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import ssl
 from collections.abc import AsyncIterator, Mapping
@@ -383,6 +384,12 @@ class Http1Source:
         Extra request headers (e.g. an Alyx token).
     verify
         Verify TLS certificates.
+    auth_origin
+        When given (a URL), ``auth`` is sent only to that scheme, host and port (a session's
+        data server), never to other servers its files may come from.
+    limit
+        Most requests in flight through this source at once, for all the jobs sharing it
+        (a session's pool); None leaves the bound to each job.
     """
 
     def __init__(
@@ -392,9 +399,19 @@ class Http1Source:
         auth: tuple[str, str] | None,
         headers: Mapping[str, str] | None,
         verify: bool,
+        auth_origin: str | None = None,
+        limit: int | None = None,
     ) -> None:
         self._max_idle = max_connections
         self._auth = _basic(*auth) if auth else None
+        self._auth_origin: _Origin | None = None
+        if auth_origin is not None:
+            match = _PREFIX.match(auth_origin)
+            server = _server(match.group()) if match else None
+            if server is None:
+                raise InvalidArgument(f'invalid origin {auth_origin!r}', value=auth_origin)
+            self._auth_origin = server.origin
+        self._slots = asyncio.Semaphore(limit) if limit is not None else None
         extra = dict(headers or {})
         for name, value in extra.items():
             if not _TOKEN.fullmatch(name) or any(c in value for c in '\r\n\0'):
@@ -403,7 +420,7 @@ class Http1Source:
         self._verify = verify
         self._tls: ssl.SSLContext | None = None
         self._idle: dict[_Origin, list[_Connection]] = {}
-        self._general: AiohttpSource | None = None
+        self._general: dict[bool, AiohttpSource] = {}
         self._auth_pair = auth
         self._headers = headers
         self._delegated: set[_Origin] = set()
@@ -415,8 +432,9 @@ class Http1Source:
             for connection in connections:
                 connection.close()
         self._idle.clear()
-        if self._general is not None:
-            await self._general.aclose()
+        general, self._general = list(self._general.values()), {}
+        for source in general:
+            await source.aclose()
 
     def open(
         self, item: DownloadItem, offset: int, validator: str | None
@@ -425,15 +443,31 @@ class Http1Source:
         assert item.url is not None
         return self.get(item, item.url, offset, validator)
 
+    def get(
+        self, item: DownloadItem, url: str, offset: int, validator: str | None
+    ) -> AbstractAsyncContextManager[Body]:
+        """GET ``url`` from ``offset``; raises as :meth:`.http.HttpSource.get` does."""
+        if self._slots is None:
+            return self._get(item, url, offset, validator)
+        return self._get_in_slot(item, url, offset, validator)
+
     @asynccontextmanager
-    async def get(
+    async def _get_in_slot(
         self, item: DownloadItem, url: str, offset: int, validator: str | None
     ) -> AsyncIterator[Body]:
-        """GET ``url`` from ``offset``; raises as :meth:`.http.HttpSource.get` does."""
+        assert self._slots is not None
+        async with self._slots, self._get(item, url, offset, validator) as body:
+            yield body
+
+    @asynccontextmanager
+    async def _get(
+        self, item: DownloadItem, url: str, offset: int, validator: str | None
+    ) -> AsyncIterator[Body]:
         match = _PREFIX.match(url)
         server = self._server(match.group()) if match else None
         if match is None or server is None or server.origin in self._delegated:
-            async with self._general_source().get(item, url, offset, validator) as body:
+            general = self._general_source(self._sends_auth(url))
+            async with general.get(item, url, offset, validator) as body:
                 yield body
             return
         origin = server.origin
@@ -446,7 +480,8 @@ class Http1Source:
             except _Unsupported:
                 connection.close()
                 self._delegated.add(origin)
-                async with self._general_source().get(item, url, offset, validator) as body:
+                general = self._general_source(server.auth is not None)
+                async with general.get(item, url, offset, validator) as body:
                     yield body
                 return
             body = classify(item, head.status, head, url, offset, validator, reader)
@@ -461,25 +496,41 @@ class Http1Source:
     # --- internals ----------------------------------------------------------------------------
 
     def _server(self, prefix: str) -> _Server | None:
+        """The :class:`_Server` of ``prefix``, with the credentials it is to be sent."""
         try:
             return self._servers[prefix]
         except KeyError:
-            server = self._servers[prefix] = _server(prefix)
-            return server
+            pass
+        server = _server(prefix)
+        ours = server is not None and self._auth_origin in (None, server.origin)
+        if server is not None and ours and server.auth is None and self._auth is not None:
+            server = dataclasses.replace(server, auth=self._auth)
+        self._servers[prefix] = server
+        return server
 
-    def _general_source(self) -> AiohttpSource:
-        if self._general is None:
-            self._general = AiohttpSource(
+    def _sends_auth(self, url: str) -> bool:
+        """Whether this source's credentials go with a request for ``url``."""
+        if self._auth_origin is None:
+            return True
+        match = _PREFIX.match(url)
+        server = _server(match.group()) if match else None
+        return server is not None and server.origin == self._auth_origin
+
+    def _general_source(self, with_auth: bool) -> AiohttpSource:
+        """The general client, with this source's credentials or without them."""
+        source = self._general.get(with_auth)
+        if source is None:
+            source = self._general[with_auth] = AiohttpSource(
                 max_connections=self._max_idle,
-                auth=self._auth_pair,
+                auth=self._auth_pair if with_auth else None,
                 headers=self._headers,
                 verify=self._verify,
             )
-        return self._general
+        return source
 
     def _request(self, server: _Server, rest: str, offset: int, validator: str | None) -> bytes:
         """The request for ``rest``, the URL after its scheme and authority."""
-        auth = server.auth or self._auth
+        auth = server.auth
         target = rest.partition('#')[0]
         if target[:1] != '/':
             target = f'/{target}'

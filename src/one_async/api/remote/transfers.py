@@ -14,6 +14,7 @@ import base64
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
@@ -24,6 +25,7 @@ from one_async.exceptions import UnsafePathError
 from one_async.transfer import DownloadItem, DownloadResult, S3Config, download_files
 from one_async.transfer.engine import OnMismatch
 from one_async.transfer.http import load_tls_context, make_client
+from one_async.transfer.http1 import Http1Source
 from one_async.transfer.safety import target_rel_path
 
 __all__ = ['OnComplete', 'OriginBasicAuth', 'SessionDownloads']
@@ -64,6 +66,11 @@ def _loop_token() -> object:
         import trio
 
         return trio.lowlevel.current_trio_token()
+
+
+def _connections(pool: httpx.AsyncClient | Http1Source) -> dict[str, Any]:
+    """The :func:`download_files` argument handing it ``pool``."""
+    return {'client': pool} if isinstance(pool, httpx.AsyncClient) else {'pool': pool}
 
 
 async def _notify(callback: OnComplete | None, result: DownloadResult) -> None:
@@ -110,7 +117,8 @@ class SessionDownloads:
         self.retry_attempts = retry_attempts
         self.retry_timeout = retry_timeout
         self._auth = OriginBasicAuth(*auth) if auth else None
-        self._client: httpx.AsyncClient | None = None
+        self._origin_auth = auth
+        self._client: httpx.AsyncClient | Http1Source | None = None
         self._client_loop: object = None
         self._pending: dict[str, _Pending] = {}
 
@@ -127,13 +135,25 @@ class SessionDownloads:
             return defaults.DOWNLOAD_PER_HOST
         return None
 
-    def _http(self) -> httpx.AsyncClient:
-        """The session's pooled client, (re)created for the running event loop."""
+    def _http(self) -> httpx.AsyncClient | Http1Source:
+        """The session's pooled client, (re)created for the running event loop: the transfer
+        engine's own HTTP/1.1 pool on asyncio, an ``httpx.AsyncClient`` elsewhere."""
         loop = _loop_token()
         if self._client is None or self._client_loop is not loop:
-            self._client = make_client(
-                max_connections=self.concurrency, auth=self._auth, verify=self.verify
-            )
+            if isinstance(loop, asyncio.AbstractEventLoop):
+                origin, login, password = self._origin_auth or (None, '', '')
+                self._client = Http1Source(
+                    max_connections=self.concurrency,
+                    auth=(login, password) if origin else None,
+                    headers=None,
+                    verify=self.verify,
+                    auth_origin=origin,
+                    limit=self.concurrency,
+                )
+            else:
+                self._client = make_client(
+                    max_connections=self.concurrency, auth=self._auth, verify=self.verify
+                )
             self._client_loop = loop
         return self._client
 
@@ -197,7 +217,7 @@ class SessionDownloads:
                     s3=s3,
                     on_complete=on_complete,
                     on_mismatch=on_mismatch,
-                    client=self._http(),
+                    **_connections(self._http()),
                     retry_attempts=self.retry_attempts,
                     retry_timeout=self.retry_timeout,
                 )
