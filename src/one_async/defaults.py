@@ -93,15 +93,17 @@ DOWNLOAD_PER_HOST_SMALL: Final = 64
 ``DOWNLOAD_SMALL_FILE``): their time goes in round trips, so more of them overlap."""
 
 DOWNLOAD_CHUNK_SIZE: Final = 256 * 1024
-"""Bytes read from the network per chunk."""
+"""Bytes read from the network per chunk by the aiohttp and httpx clients; the engine's own
+HTTP/1.1 client stops reading a connection once this many bytes nobody asked for are waiting."""
 
 DOWNLOAD_WRITE_BATCH: Final = 1024 * 1024
 """Bytes gathered before one write to disk."""
 
 DOWNLOAD_READ_BUFFER_LARGE: Final = 1024 * 1024
-"""Read buffer of a connection receiving a file larger than ``DOWNLOAD_SMALL_FILE``: the most
-read from its socket per system call, and half of what may wait to be consumed before reading
-stops (aiohttp's flow control); smaller files use ``DOWNLOAD_CHUNK_SIZE``."""
+"""Read buffer of an aiohttp connection (the download fallback) receiving a file larger than
+``DOWNLOAD_SMALL_FILE``: the most read from its socket per system call, and half of what may
+wait to be consumed before reading stops (aiohttp's flow control); smaller files use
+``DOWNLOAD_CHUNK_SIZE``."""
 
 DOWNLOAD_WRITEBACK_LAG: Final = 16 * 1024 * 1024
 """Bytes of a large file handed to the disk but not yet confirmed written before the writer
