@@ -1,9 +1,12 @@
-"""HTTP side of transfers: one pooled ``httpx.AsyncClient`` and the response handling of a GET.
+"""HTTP side of transfers: response classification, and the general clients.
 
-On asyncio the client sends its requests through aiohttp (``httpx_aiohttp``), whose per-request
-cost is a fraction of httpx's default pool at tens of connections; elsewhere (trio), or when
-aiohttp is missing, httpx's own transport is used.  Either way the engine sees httpx requests,
-responses and exceptions.
+Every source turns a response into a :class:`Body` or a typed failure with :func:`classify`.
+On asyncio, bulk GETs go through the engine's own client
+(:class:`~one_async.transfer.http1.Http1Source`), which hands redirects and bodies of
+unannounced length to :class:`AiohttpSource`.  :class:`HttpSource` wraps an
+``httpx.AsyncClient`` (:func:`make_client`): on trio, for a caller's own client, and for
+``httpx.Auth`` objects; on asyncio that client sends its requests through aiohttp
+(``httpx_aiohttp``), whose per-request cost is a fraction of httpx's default pool.
 """
 
 from __future__ import annotations
@@ -340,10 +343,11 @@ def classify(
 class AiohttpSource:
     """Opens GET responses straight through one pooled ``aiohttp.ClientSession`` (asyncio).
 
-    The fast path for bulk jobs on asyncio: per request it costs a fraction of a request
-    through ``httpx.AsyncClient`` (whose URL parsing, auth, redirect and cookie layers cost
-    about 0.3 ms of CPU per file, measured in ``benchmarks/downloads.py``).  Redirects are
-    followed by aiohttp, which drops credentials when leaving the origin.
+    The general client behind :class:`~one_async.transfer.http1.Http1Source`: it serves what
+    that one hands over (redirects, bodies of unannounced length, other schemes).  Redirects
+    are followed by aiohttp, which drops credentials when leaving the origin.  Per request it
+    costs a fraction of a request through ``httpx.AsyncClient`` (whose URL parsing, auth,
+    redirect and cookie layers cost about 0.3 ms of CPU per file).
     """
 
     def __init__(
