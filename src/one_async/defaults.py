@@ -47,6 +47,10 @@ HTTP_READ_TIMEOUT: Final = 60.0
 HTTP_MAX_HEAD: Final = 64 * 1024
 """Longest HTTP response head (status line and headers) the download client accepts."""
 
+HTTP_UNASKED_READ: Final = 16 * 1024
+"""Most bytes the download client reads at once from a connection while no body buffer waits
+for them (a response head, and whatever arrived with it)."""
+
 REST_PAGE_SIZE: Final = 250
 """Results per page when paginating Alyx lists (Alyx's own default)."""
 

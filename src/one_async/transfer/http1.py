@@ -33,6 +33,7 @@ from one_async.defaults import (
     HTTP_CONNECT_TIMEOUT,
     HTTP_MAX_HEAD,
     HTTP_READ_TIMEOUT,
+    HTTP_UNASKED_READ,
 )
 from one_async.exceptions import DownloadError, InvalidArgument
 from one_async.transfer.http import (
@@ -54,15 +55,12 @@ _DEFAULT_PORTS: Final = {'http': 80, 'https': 443}
 _NO_BODY: Final = frozenset({204, 304})
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 _HEAD_END: Final = b'\r\n\r\n'
-_SCRATCH: Final = 16 * 1024
 # Characters left as they are in a request target: RFC 3986's unreserved, sub-delims, ':' '@'
 # '/' '?' and '%' (URLs given already percent-encoded stay as they are).
 _SAFE_TARGET: Final = "/?:@!$&'()*+,;=-._~%"
-
-
-_PREFIX: Final = re.compile(r'[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*')
+_UNSAFE: Final = re.compile(f'[^A-Za-z0-9{re.escape(_SAFE_TARGET)}]')
+_PREFIX: Final = re.compile(r'[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*')  # scheme and authority
 _TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # a header name (RFC 9110)
-_UNSAFE: Final = re.compile(r"[^A-Za-z0-9/?:@!$&'()*+,;=\-._~%]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,8 +157,7 @@ class _Connection(asyncio.BufferedProtocol):
         self.origin = origin
         self.transport: asyncio.Transport | None = None
         self.closed = False
-        self.reused = False
-        self._scratch = bytearray(_SCRATCH)
+        self._scratch = bytearray(HTTP_UNASKED_READ)
         self._scratch_view = memoryview(self._scratch)
         self._spill = bytearray()  # bytes received with no target: the head, its excess
         self._target: memoryview | None = None
