@@ -21,7 +21,7 @@ import ssl
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, cast
 from urllib.parse import quote, urlsplit
 
 import anyio
@@ -173,8 +173,8 @@ class _Connection(asyncio.BufferedProtocol):
     # --- protocol callbacks -------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A stream transport: asyncio's, or another loop's that does not subclass it (uvloop).
+        self.transport = cast('asyncio.Transport', transport)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         if self._target is not None:
