@@ -13,7 +13,7 @@ import pytest
 from api.remote.conftest import make_server, write_one_params
 from one_async import ONE, One
 from one_async.alyx import AsyncAlyxClient
-from one_async.exceptions import AlyxEndpointError, SyncCallError
+from one_async.exceptions import AlyxEndpointError, InvalidArgument, SyncCallError
 from one_async.sync import missing_declarations
 from one_async.sync.alyx import AlyxClient
 from one_async.sync.pagination import SyncPaginatedList
@@ -195,3 +195,52 @@ def test_no_cache_applies_to_the_calls_of_the_block(one: One) -> None:
     assert entries() == [], 'nothing cached inside no_cache()'
     client.rest('revisions', 'list')
     assert len(entries()) == 1, 'cached again after the block'
+
+
+def test_download_file_and_rel_path2url_as_one_api(
+    alyx: LocalAlyx, one: One, theirs: Any, tmp_path: Path
+) -> None:
+    session = alyx.store.table('sessions').row(0, named=True)
+    records = _records(one.alyx.rest('datasets', 'list', session=session['id']))
+    urls = [fr['data_url'] for r in records for fr in r['file_records'] if fr.get('data_url')][:3]
+    assert len(urls) == 3
+    server = alyx.info.data_server_url.rstrip('/')
+    rel = urls[0][len(server) + 1 :]
+    assert one.alyx.rel_path2url(rel) == theirs.rel_path2url(rel) == urls[0]
+    assert one.alyx.rel_path2url(f'/{rel}/') == theirs.rel_path2url(f'/{rel}/')
+
+    def downloads(client: Any, folder: str) -> dict[str, Any]:
+        target = tmp_path / folder
+        for sub in ('rel', 'md5'):  # ONE-api writes into existing folders only
+            (target / sub).mkdir(parents=True, exist_ok=True)
+        return {
+            'one': client.download_file(urls[0], target_dir=target),
+            'list': client.download_file(urls[1:], target_dir=target),
+            'relative': client.download_file(rel, target_dir=target / 'rel'),
+            'md5': client.download_file(urls[1], target_dir=target / 'md5', return_md5=True),
+        }
+
+    ours, expected = downloads(one.alyx, 'dl_ours'), downloads(theirs, 'dl_theirs')
+
+    def relative(value: Any, folder: str) -> Any:
+        """Paths made relative to the client's folder, md5s as they are, shapes kept."""
+        if isinstance(value, Path):
+            assert value.is_file()
+            return value.relative_to(tmp_path / folder).as_posix()
+        if isinstance(value, str):
+            return value
+        return type(value)(relative(v, folder) for v in value)
+
+    assert {k: relative(v, 'dl_ours') for k, v in ours.items()} == {
+        k: relative(v, 'dl_theirs') for k, v in expected.items()
+    }
+    placed = [p for p in (tmp_path / 'dl_ours').rglob('*') if p.is_file()]
+    assert len(placed) == 5  # 1 + 2 + the relative one + the md5 one
+    for path in placed:
+        twin = tmp_path / 'dl_theirs' / path.relative_to(tmp_path / 'dl_ours')
+        assert path.read_bytes() == twin.read_bytes()
+    # Not on the data server, or not a relative path: ONE asserts, we raise a typed error.
+    with pytest.raises(InvalidArgument, match='not on the data server'):
+        one.alyx.download_file('https://elsewhere.example.org/x.npy', target_dir=tmp_path)
+    with pytest.raises(InvalidArgument, match='relative path'):
+        one.alyx.rel_path2url(urls[0])

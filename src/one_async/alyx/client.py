@@ -19,7 +19,7 @@ import logging
 import os
 import re
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar, Token
 from datetime import date, timedelta
 from importlib import metadata
@@ -38,6 +38,7 @@ from one_async import defaults
 from one_async.alyx import json_fields
 from one_async.alyx.auth import TokenStore
 from one_async.alyx.cache_download import CacheDownload, download_cache_tables
+from one_async.alyx.data_files import data_server_url, download_data_files
 from one_async.alyx.models import CacheInfo
 from one_async.alyx.pagination import PaginatedList, is_paginated, iter_records
 from one_async.alyx.rest_cache import RestCache, json_default
@@ -169,6 +170,9 @@ class AsyncAlyxClient:
         Retry policy of every request.
     page_concurrency
         Pages of one list fetched at once.
+    http_data_server, http_data_server_login, http_data_server_password
+        The HTTP file server of the database's datasets and its Basic credentials, for
+        :meth:`download_file` and :meth:`rel_path2url`.
     """
 
     def __init__(
@@ -191,8 +195,17 @@ class AsyncAlyxClient:
         rest_expiry: timedelta = defaults.REST_CACHE_EXPIRY,
         retry: RetryPolicy | None = None,
         page_concurrency: int = defaults.REST_PAGE_CONCURRENCY,
+        http_data_server: str | None = None,
+        http_data_server_login: str | None = None,
+        http_data_server_password: str | None = None,
     ) -> None:
         self.base_url = normalise_base_url(base_url)
+        self.http_data_server = http_data_server.rstrip('/') if http_data_server else None
+        self._data_server_auth = (
+            (http_data_server_login, SecretStr(http_data_server_password))
+            if http_data_server_login and http_data_server_password is not None
+            else None
+        )
         self.user = username
         self._password = SecretStr(password) if password is not None else None
         self._token = SecretStr(token) if token is not None else None
@@ -866,6 +879,57 @@ class AsyncAlyxClient:
         if target is None:
             raise InvalidArgument('No destination and no cache_dir for the cache tables')
         return await download_cache_tables(self, target, tag=tag)
+
+    def rel_path2url(self, path: str | os.PathLike[str]) -> str:
+        """The data server URL of relative ALF ``path`` (the server mirrors the local tree).
+
+        Raises
+        ------
+        InvalidArgument
+            No ``http_data_server`` is configured, or ``path`` is a URL.
+        """
+        return data_server_url(self.http_data_server, path)
+
+    async def download_file(
+        self,
+        url: str | Sequence[str],
+        *,
+        target_dir: str | os.PathLike[str] | None = None,
+        clobber: bool = False,
+        silent: bool | None = None,
+        return_md5: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Download one or several files of the data server, as ONE-api's ``download_file``.
+
+        ``url`` is a file URL of ``http_data_server`` (as in a file record's ``data_url``) or a
+        path relative to it.  Files go to ``target_dir`` (default: ``cache_dir``) under their
+        names on the server, dataset UUID included, with the data server credentials; files
+        already there are kept unless ``clobber``.  Returns the local ``Path`` or a list of
+        them; with ``return_md5``, ``(path, md5)`` for one file and ``[paths, md5s]`` for
+        several, as ONE-api does.
+
+        Raises
+        ------
+        InvalidArgument
+            A URL of another server, or no ``target_dir`` and no ``cache_dir``.
+        DownloadError
+            A file could not be downloaded (the others are placed).
+        """
+        target = target_dir if target_dir is not None else self.cache_dir
+        if target is None:
+            raise InvalidArgument('No target_dir and no cache_dir to download files to')
+        auth = self._data_server_auth
+        return await download_data_files(
+            self.http_data_server,
+            url,
+            target,
+            auth=(auth[0], auth[1].get_secret_value()) if auth else None,
+            clobber=clobber,
+            silent=self.silent if silent is None else silent,
+            return_md5=return_md5,
+            headers=headers,
+        )
 
     def _is_local(self, url: str) -> bool:
         return same_origin(url, self.base_url)

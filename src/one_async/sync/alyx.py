@@ -152,6 +152,7 @@ class AlyxClient(SyncFacade[AsyncAlyxClient]):
     delete = sync_method(AsyncAlyxClient.delete)
     describe = sync_method(AsyncAlyxClient.describe)
     download_cache_tables = sync_method(AsyncAlyxClient.download_cache_tables)
+    download_file = sync_method(AsyncAlyxClient.download_file)
     get = sync_method(AsyncAlyxClient.get)
     is_logged_in = sync_property(AsyncAlyxClient.is_logged_in)
     iter_rest = sync_method(AsyncAlyxClient.iter_rest)

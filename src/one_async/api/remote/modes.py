@@ -163,6 +163,13 @@ class RemoteCore(LoadingMixin):
                 rest_expiry=settings.rest_cache_expiry,
                 retry=settings.retry_policy(),
                 page_concurrency=settings.rest_page_concurrency,
+                http_data_server=settings.http_data_server,
+                http_data_server_login=settings.http_data_server_login,
+                http_data_server_password=(
+                    settings.http_data_server_password.get_secret_value()
+                    if settings.http_data_server_password
+                    else None
+                ),
             )
             self._own_alyx = True
         return self._alyx
