@@ -19,6 +19,17 @@ from one_async.testing.runner import serve_in_thread
 from one_async.transfer import DownloadItem
 
 SESSION = 'lab/Subjects/subj/2024-01-01/001'
+
+
+@pytest.fixture(
+    params=['asyncio', pytest.param(('asyncio', {'use_uvloop': True}), id='uvloop'), 'trio']
+)
+def anyio_backend(request: pytest.FixtureRequest) -> object:
+    """Transfers also run on uvloop: on asyncio the engine's HTTP client is a protocol of the
+    loop's own transports, and uvloop's differ from asyncio's."""
+    return request.param
+
+
 AUTH = ('ibl', 'not-a-real-password')
 
 
