@@ -288,15 +288,14 @@ class HttpSource:
         try:
             response = await self.client.send(request, stream=True)
         except httpx.TransportError as exc:
-            raise Retryable(f'{type(exc).__name__}: {exc}') from exc
+            raise Retryable(_transport_failure(exc, self.client.timeout)) from exc
         try:
             yield self._body(item, response, offset, validator)
         finally:
             await response.aclose()
 
-    @staticmethod
     def _body(
-        item: DownloadItem, response: httpx.Response, offset: int, validator: str | None
+        self, item: DownloadItem, response: httpx.Response, offset: int, validator: str | None
     ) -> Body:
         return classify(
             item,
@@ -305,7 +304,7 @@ class HttpSource:
             str(response.url),
             offset,
             validator,
-            _chunks(response),
+            _chunks(response, self.client.timeout),
         )
 
 
@@ -451,10 +450,20 @@ def _larger_reads(response: aiohttp.ClientResponse) -> Any:
     return transport
 
 
-async def _chunks(response: httpx.Response) -> AsyncIterator[bytes]:
-    """The raw body, transport failures turned into :class:`Retryable`."""
+async def _chunks(response: httpx.Response, limits: httpx.Timeout) -> AsyncIterator[bytes]:
+    """The raw body, transport failures turned into :class:`Retryable` (``limits``: the
+    client's timeouts, named in the message)."""
     try:
         async for chunk in response.aiter_raw():
             yield chunk
     except httpx.TransportError as exc:
-        raise Retryable(f'{type(exc).__name__}: {exc}') from exc
+        raise Retryable(_transport_failure(exc, limits)) from exc
+
+
+def _transport_failure(exc: httpx.TransportError, timeout: httpx.Timeout) -> str:
+    """What went wrong, saying which timeout ran out (httpx's own messages are empty)."""
+    if isinstance(exc, httpx.ReadTimeout) and timeout.read is not None:
+        return f'ReadTimeout: no data for {timeout.read:g} s'
+    if isinstance(exc, httpx.ConnectTimeout) and timeout.connect is not None:
+        return f'ConnectTimeout: no connection within {timeout.connect:g} s'
+    return f'{type(exc).__name__}: {exc}'

@@ -152,9 +152,12 @@ class _Connection(asyncio.BufferedProtocol):
     response), so an idle connection closed by the server is noticed before its reuse.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, origin: _Origin) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, origin: _Origin, read_timeout: float
+    ) -> None:
         self.loop = loop
         self.origin = origin
+        self.read_timeout = read_timeout
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self._scratch = bytearray(HTTP_UNASKED_READ)
@@ -291,11 +294,11 @@ class _Connection(asyncio.BufferedProtocol):
         self._wake()
 
     async def _wait(self) -> None:
-        """Wait for :meth:`_wake`; raise ``TimeoutError`` after ``HTTP_READ_TIMEOUT`` seconds
+        """Wait for :meth:`_wake`; raise ``TimeoutError`` after ``read_timeout`` seconds
         without a byte received."""
         waiter = self._waiter = self.loop.create_future()
         self._active = self.loop.time()
-        self._timer = self.loop.call_at(self._active + HTTP_READ_TIMEOUT, self._check_idle)
+        self._timer = self.loop.call_at(self._active + self.read_timeout, self._check_idle)
         try:
             await waiter
         finally:
@@ -307,10 +310,10 @@ class _Connection(asyncio.BufferedProtocol):
         if waiter is None or waiter.done():
             return
         idle = self.loop.time() - self._active
-        if idle >= HTTP_READ_TIMEOUT:
-            waiter.set_exception(TimeoutError(f'no data for {HTTP_READ_TIMEOUT:g} s'))
+        if idle >= self.read_timeout:
+            waiter.set_exception(TimeoutError(f'no data for {self.read_timeout:g} s'))
         else:
-            self._timer = self.loop.call_at(self._active + HTTP_READ_TIMEOUT, self._check_idle)
+            self._timer = self.loop.call_at(self._active + self.read_timeout, self._check_idle)
 
 
 class _BodyReader:
@@ -387,6 +390,9 @@ class Http1Source:
     limit
         Most requests in flight through this source at once, for all the jobs sharing it
         (a session's pool); None leaves the bound to each job.
+    connect_timeout, read_timeout
+        Seconds to connect, and without a byte received; None: ``HTTP_CONNECT_TIMEOUT`` and
+        ``HTTP_READ_TIMEOUT``.
     """
 
     def __init__(
@@ -398,7 +404,11 @@ class Http1Source:
         verify: bool,
         auth_origin: str | None = None,
         limit: int | None = None,
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
     ) -> None:
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
         self._max_idle = max_connections
         self._auth = _basic(*auth) if auth else None
         self._auth_origin: _Origin | None = None
@@ -616,15 +626,17 @@ class Http1Source:
         tls: ssl.SSLContext | None = None
         if scheme == 'https':
             tls = await self._tls_context()
+        connect_timeout = self._connect_timeout or HTTP_CONNECT_TIMEOUT
+        read_timeout = self._read_timeout or HTTP_READ_TIMEOUT
         try:
-            with anyio.fail_after(HTTP_CONNECT_TIMEOUT):
+            with anyio.fail_after(connect_timeout):
                 _, connection = await loop.create_connection(
-                    lambda: _Connection(loop, origin),
+                    lambda: _Connection(loop, origin, read_timeout),
                     host,
                     port,
                     ssl=tls,
                     server_hostname=host if tls is not None else None,
-                    ssl_handshake_timeout=HTTP_CONNECT_TIMEOUT if tls is not None else None,
+                    ssl_handshake_timeout=connect_timeout if tls is not None else None,
                 )
         except ssl.SSLCertVerificationError as exc:  # another attempt cannot succeed
             raise _certificate_error(host, port, exc) from exc

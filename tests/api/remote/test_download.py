@@ -144,3 +144,22 @@ async def test_a_per_host_limit_given_is_kept_even_at_its_default_value(
     the default's, is a limit the user asked for."""
     async with make_one(alyx, **given) as one:
         assert one._session_downloads().per_host == expected
+
+
+async def test_the_session_read_timeout_applies_to_downloads(
+    fresh_alyx: LocalAlyx, make_one: OneFactory
+) -> None:
+    """``read_timeout`` (``ONE_READ_TIMEOUT``) bounds the wait for a data server's answer."""
+    from one_async.testing.faults import FaultPlan, Faults
+
+    eid = fresh_alyx.store.table('sessions')['id'][0]
+    fresh_alyx.data_faults.faults = Faults(default=FaultPlan(latency=1.0))
+    async with make_one(fresh_alyx, read_timeout=0.2, retry_attempts=1) as one:
+        report = await one.download(eid)
+    assert report.failed
+    assert not report.downloaded
+    assert all('0.2 s' in str(result.error) for result in report.failed)
+    async with make_one(fresh_alyx, read_timeout=5.0, retry_attempts=1) as one:
+        report = await one.download(eid)
+    assert report.ok
+    assert report.downloaded

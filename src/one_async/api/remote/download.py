@@ -86,6 +86,7 @@ class RemoteLoading(RemoteListing):
             per_host = None
             concurrency = defaults.DOWNLOAD_CONCURRENCY
             verify, attempts, timeout = True, defaults.RETRY_ATTEMPTS, defaults.RETRY_TIMEOUT
+            connect, read = defaults.HTTP_CONNECT_TIMEOUT, defaults.HTTP_READ_TIMEOUT
             if settings is not None:
                 login = settings.http_data_server_login
                 password = settings.http_data_server_password
@@ -96,6 +97,7 @@ class RemoteLoading(RemoteListing):
                     per_host = settings.download_per_host  # set explicitly, even to the default
                 verify = settings.verify_tls
                 attempts, timeout = settings.retry_attempts, settings.retry_timeout
+                connect, read = settings.connect_timeout, settings.read_timeout
             self._transfers = SessionDownloads(
                 self.cache_dir,
                 concurrency=concurrency,
@@ -104,6 +106,8 @@ class RemoteLoading(RemoteListing):
                 verify=verify,
                 retry_attempts=attempts,
                 retry_timeout=timeout,
+                connect_timeout=connect,
+                read_timeout=read,
             )
         return self._transfers
 

@@ -97,6 +97,8 @@ class SessionDownloads:
         Verify TLS certificates.
     retry_attempts, retry_timeout
         The engine's retry budget per file.
+    connect_timeout, read_timeout
+        Seconds to connect, and without a byte received, per request.
     """
 
     def __init__(
@@ -109,7 +111,11 @@ class SessionDownloads:
         verify: bool = True,
         retry_attempts: int = defaults.RETRY_ATTEMPTS,
         retry_timeout: float = defaults.RETRY_TIMEOUT,
+        connect_timeout: float = defaults.HTTP_CONNECT_TIMEOUT,
+        read_timeout: float = defaults.HTTP_READ_TIMEOUT,
     ) -> None:
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
         self.target_dir = target_dir
         self.concurrency = concurrency
         self.per_host = per_host
@@ -149,10 +155,17 @@ class SessionDownloads:
                     verify=self.verify,
                     auth_origin=origin,
                     limit=self.concurrency,
+                    connect_timeout=self.connect_timeout,
+                    read_timeout=self.read_timeout,
                 )
             else:
                 self._client = make_client(
-                    max_connections=self.concurrency, auth=self._auth, verify=self.verify
+                    max_connections=self.concurrency,
+                    auth=self._auth,
+                    verify=self.verify,
+                    timeout=httpx.Timeout(
+                        self.read_timeout, connect=self.connect_timeout, pool=None
+                    ),
                 )
             self._client_loop = loop
         return self._client
