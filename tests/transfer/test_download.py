@@ -12,7 +12,7 @@ import anyio
 import httpx
 import pytest
 
-from one_async.exceptions import DownloadError, IntegrityError, UnsafePathError
+from one_async.exceptions import DownloadError, IntegrityError, InvalidArgument, UnsafePathError
 from one_async.testing.faults import FaultPlan, Faults
 from one_async.transfer import DownloadItem, DownloadResult, download_files, stream_downloads
 from one_async.transfer.records import DownloadReport
@@ -296,3 +296,23 @@ async def test_leaving_the_stream_early_cancels_the_rest(tmp_path: Path, serve: 
     empty = await download_files([], tmp_path / 'empty')
     assert empty.ok
     assert empty.results == ()
+
+
+async def test_timeouts_are_options(tmp_path: Path, serve: Any) -> None:
+    """``read_timeout`` bounds the wait for an answer, on every backend's client; a timeout
+    that is not a positive number is refused before anything is fetched."""
+    tree = make_tree(tmp_path / 'remote', [1000, 2000])
+    server = serve(tree.root, faults=Faults(default=FaultPlan(latency=1.0)))
+    report = await download_files(
+        tree.items(server.url), tmp_path / 'short', read_timeout=0.2, retry_attempts=1
+    )
+    assert len(report.failed) == len(tree.files)
+    assert all('no data for 0.2 s' in str(result.error) for result in report.failed)
+    check_target(tmp_path / 'short', tree, expect_all=False)
+    report = await download_files(tree.items(server.url), tmp_path / 'long', read_timeout=5)
+    assert report.ok
+    check_target(tmp_path / 'long', tree)
+    for bad in (0, -1.0, 'soon', True):
+        with pytest.raises(InvalidArgument, match='read_timeout') as caught:
+            await download_files(tree.items(server.url), tmp_path / 'bad', read_timeout=bad)
+        assert caught.value.value == bad

@@ -675,12 +675,9 @@ async def test_head_cut_short_is_retried(tmp_path: Path) -> None:
 @ASYNCIO_ONLY
 @pytest.mark.parametrize('stall', ['before-head', 'after-head', 'mid-body'])
 @pytest.mark.parametrize('stalls', [1, 2])
-async def test_read_timeout(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stall: str, stalls: int
-) -> None:
-    """No byte for HTTP_READ_TIMEOUT: the attempt fails and its connection is closed; a later
-    attempt succeeds, or the item fails once the attempts are spent."""
-    monkeypatch.setattr(http1, 'HTTP_READ_TIMEOUT', 0.3)
+async def test_read_timeout(tmp_path: Path, stall: str, stalls: int) -> None:
+    """No byte for ``read_timeout`` seconds: the attempt fails and its connection is closed; a
+    later attempt succeeds, or the item fails once the attempts are spent."""
     body = random.Random(1).randbytes(50_000)
 
     async def script(request: Request, conn: Conn) -> bool:
@@ -696,7 +693,7 @@ async def test_read_timeout(
 
     async with RawServer(script) as server:
         item = DownloadItem(url=f'{server.url}/f/0.bin', size=len(body))
-        report = await fetch([item], tmp_path, retry_attempts=2)
+        report = await fetch([item], tmp_path, retry_attempts=2, read_timeout=0.3)
         (result,) = report.results
         assert result.attempts == 2
         if stalls == 1:

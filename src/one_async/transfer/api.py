@@ -110,7 +110,9 @@ async def download_files(
         An ``httpx.AsyncClient`` to use instead of the job's own pooled one.
     **tuning
         Further :class:`~one_async.transfer.engine.Options` fields (``fsync``,
-        ``retry_attempts``, ``retry_timeout``, ``integrity_retries``, ``verify``).
+        ``retry_attempts``, ``retry_timeout``, ``integrity_retries``, ``verify``, and
+        ``connect_timeout``/``read_timeout``: seconds to connect, and without a byte received,
+        per request).
 
     Returns
     -------

@@ -89,6 +89,8 @@ class Options:
     s3: S3Config | None = None
     retry_attempts: int = defaults.RETRY_ATTEMPTS
     retry_timeout: float = defaults.RETRY_TIMEOUT
+    connect_timeout: float = defaults.HTTP_CONNECT_TIMEOUT
+    read_timeout: float = defaults.HTTP_READ_TIMEOUT
     integrity_retries: int = defaults.DOWNLOAD_INTEGRITY_RETRIES
     on_mismatch: OnMismatch | None = None
     client: httpx.AsyncClient | None = None
@@ -104,6 +106,11 @@ class Options:
                 continue
             if not isinstance(value, int) or value < 1:
                 message = f'{name} must be a positive integer, not {value!r}'
+                raise InvalidArgument(message, value=value)
+        for name in ('connect_timeout', 'read_timeout'):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                message = f'{name} must be a positive number of seconds, not {value!r}'
                 raise InvalidArgument(message, value=value)
 
 
@@ -409,6 +416,8 @@ class TransferJob:
                 auth=auth,
                 headers=options.headers,
                 verify=options.verify,
+                connect_timeout=options.connect_timeout,
+                read_timeout=options.read_timeout,
             )
             stack.push_async_callback(source.aclose)
             self._http = source
@@ -420,6 +429,9 @@ class TransferJob:
                 auth=auth,
                 headers=options.headers,
                 verify=options.verify,
+                timeout=httpx.Timeout(
+                    options.read_timeout, connect=options.connect_timeout, pool=None
+                ),
             )
             await stack.enter_async_context(client)
             self._http = HttpSource(client)
