@@ -444,6 +444,8 @@ class TransferJob:
                     buckets={i.s3.bucket for i in s3_items if i.s3},
                     max_connections=options.max_concurrency,
                     http=self._http,
+                    connect_timeout=options.connect_timeout,
+                    read_timeout=options.read_timeout,
                 )
             )
 

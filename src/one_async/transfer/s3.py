@@ -159,6 +159,8 @@ async def open_s3_source(
     *,
     buckets: set[str],
     max_connections: int,
+    connect_timeout: float = HTTP_CONNECT_TIMEOUT,
+    read_timeout: float = HTTP_READ_TIMEOUT,
     http: HttpSource | Http1Source,
 ) -> AsyncIterator[_AioS3Source | _PresignedS3Source]:
     """The S3 source of a job: aioboto3 on asyncio, presigned URLs over ``http`` elsewhere."""
@@ -176,8 +178,8 @@ async def open_s3_source(
             signature_version=signature,
             max_pool_connections=max_connections,
             retries={'total_max_attempts': 1},
-            connect_timeout=HTTP_CONNECT_TIMEOUT,
-            read_timeout=HTTP_READ_TIMEOUT,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
         )
         session = aioboto3.Session(region_name=region, **kwargs)
         async with session.client(
