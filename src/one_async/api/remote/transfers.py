@@ -233,6 +233,8 @@ class SessionDownloads:
                     **_connections(self._http()),
                     retry_attempts=self.retry_attempts,
                     retry_timeout=self.retry_timeout,
+                    connect_timeout=self.connect_timeout,  # for S3; the pool has them too
+                    read_timeout=self.read_timeout,
                 )
                 for (i, _, key), result in zip(mine, report.results, strict=True):
                     results[i] = result
