@@ -34,7 +34,6 @@ from one_async.exceptions import DownloadError, IntegrityError, TransferError, U
 from one_async.transfer.files import BUSY, SKIP, Claim, FileSide
 from one_async.transfer.http import (
     Body,
-    Chunk,
     HttpSource,
     Restart,
     Retryable,
@@ -45,6 +44,7 @@ from one_async.transfer.http import (
 from one_async.transfer.http1 import Http1Source
 from one_async.transfer.progress import Progress, make_progress
 from one_async.transfer.records import (
+    Chunk,
     DownloadItem,
     DownloadReport,
     DownloadResult,

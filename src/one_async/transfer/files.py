@@ -21,7 +21,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final, cast
+from typing import Any, Final
 
 from one_async.defaults import (
     DOWNLOAD_SYNCFS_MAX_OTHER,
@@ -30,9 +30,8 @@ from one_async.defaults import (
     PART_SUFFIX,
 )
 from one_async.exceptions import UnsafePathError
-from one_async.transfer.http import Chunk
 from one_async.transfer.integrity import StreamDigest, file_matches
-from one_async.transfer.records import DownloadItem
+from one_async.transfer.records import Chunk, DownloadItem
 from one_async.transfer.safety import check_inside
 
 __all__ = ['BUSY', 'SKIP', 'Claim', 'FileSide']
@@ -48,38 +47,25 @@ _OPEN_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, 'O_CLOEXEC', 0) | getattr(os,
 _META_SUFFIX = '.json'
 
 
-def _load_syncfs() -> Callable[[int], int] | None:
-    """Linux's ``syncfs(fd)`` (flush the whole file system holding ``fd``), where available."""
+def _linux_call(name: str, *argtypes: Any) -> Any:
+    """The C library's function ``name`` (returning an int, setting errno), on Linux only."""
     if not sys.platform.startswith('linux'):
         return None
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        function = libc.syncfs
+        function = getattr(ctypes.CDLL(None, use_errno=True), name)
     except (OSError, AttributeError):
         return None
-    function.argtypes = [ctypes.c_int]
+    function.argtypes = list(argtypes)
     function.restype = ctypes.c_int
-    return cast('Callable[[int], int]', function)
+    return function
 
 
-_syncfs = _load_syncfs()
-
-
-def _load_sync_file_range() -> Callable[[int, int, int, int], int] | None:
-    """Linux's ``sync_file_range(fd, offset, nbytes, flags)``, where available."""
-    if not sys.platform.startswith('linux'):
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        function = libc.sync_file_range
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    function.restype = ctypes.c_int
-    return cast('Callable[[int, int, int, int], int]', function)
-
-
-_sync_file_range = _load_sync_file_range()
+# syncfs(fd): flush the whole file system holding fd.
+_syncfs: Callable[[int], int] | None = _linux_call('syncfs', ctypes.c_int)
+# sync_file_range(fd, offset, nbytes, flags): start or wait for the writeback of a range.
+_sync_file_range: Callable[[int, int, int, int], int] | None = _linux_call(
+    'sync_file_range', ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint
+)
 _SFR_WAIT_BEFORE, _SFR_WRITE, _SFR_WAIT_AFTER = 1, 2, 4
 _SFR_WAIT = _SFR_WAIT_BEFORE | _SFR_WRITE | _SFR_WAIT_AFTER
 

@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterable
 
 from one_async.defaults import HASH_CHUNK_SIZE
+from one_async.transfer.records import Chunk
 
 __all__ = ['StreamDigest', 'file_matches']
 
@@ -20,7 +21,7 @@ class StreamDigest:
         self._md5 = hashlib.md5(usedforsecurity=False)
         self.size = 0
 
-    def update(self, chunks: Iterable[bytes | bytearray]) -> None:
+    def update(self, chunks: Iterable[Chunk]) -> None:
         """Add ``chunks`` (in order).  Releases the GIL for large chunks: run it in a thread."""
         md5 = self._md5
         for chunk in chunks:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 from urllib.parse import quote, urlsplit
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -13,6 +13,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from one_async.exceptions import DownloadError, InvalidArgument, TransferError
 
 __all__ = [
+    'Chunk',
     'DownloadItem',
     'DownloadReport',
     'DownloadResult',
@@ -22,6 +23,9 @@ __all__ = [
     'redact_url',
     'to_item',
 ]
+
+Chunk: TypeAlias = 'bytes | bytearray'
+"""A piece of a body: bytearrays are received into directly, bytes come from libraries."""
 
 _NETLOC = re.compile(r'[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)')
 
