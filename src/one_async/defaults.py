@@ -103,12 +103,6 @@ HTTP/1.1 client stops reading a connection once this many bytes nobody asked for
 DOWNLOAD_WRITE_BATCH: Final = 1024 * 1024
 """Bytes gathered before one write to disk."""
 
-DOWNLOAD_READ_BUFFER_LARGE: Final = 1024 * 1024
-"""Read buffer of an aiohttp connection (the download fallback) receiving a file larger than
-``DOWNLOAD_SMALL_FILE``: the most read from its socket per system call, and half of what may
-wait to be consumed before reading stops (aiohttp's flow control); smaller files use
-``DOWNLOAD_CHUNK_SIZE``."""
-
 DOWNLOAD_WRITEBACK_LAG: Final = 16 * 1024 * 1024
 """Bytes of a large file handed to the disk but not yet confirmed written before the writer
 waits for the older ones (Linux ``sync_file_range``): bounds the final fsync's wait and the

@@ -707,6 +707,29 @@ async def test_read_timeout(tmp_path: Path, stall: str, stalls: int) -> None:
     assert not parts_left(tmp_path)
 
 
+@ASYNCIO_ONLY
+async def test_read_timeout_reaches_the_fallback(tmp_path: Path) -> None:
+    """After a redirect the general client waits ``read_timeout`` too, not the 60 s default
+    (the test's guard would fail first)."""
+    body = b'x' * 1000
+
+    async def script(request: Request, conn: Conn) -> bool:
+        if request.path == '/f/0.bin':
+            await conn.send(response(b'', 302, 'Location: /g/0.bin'))
+            return True
+        await conn.until_client_closes()  # answers nothing
+        return False
+
+    async with RawServer(script) as server:
+        item = DownloadItem(url=f'{server.url}/f/0.bin', size=len(body))
+        report = await fetch([item], tmp_path, retry_attempts=2, read_timeout=0.3)
+    (result,) = report.results
+    assert isinstance(result.error, DownloadError)
+    assert result.attempts == 2
+    assert [r.path for r in server.requests].count('/g/0.bin') == 2
+    assert not parts_left(tmp_path)
+
+
 # --- TLS -----------------------------------------------------------------------------------------
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import email.utils
 import functools
 import re
@@ -22,24 +21,15 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import anyio.to_thread
 import httpx
 
-from one_async.defaults import (
-    DOWNLOAD_CHUNK_SIZE,
-    DOWNLOAD_READ_BUFFER_LARGE,
-    DOWNLOAD_SMALL_FILE,
-    HTTP_CONNECT_TIMEOUT,
-    HTTP_READ_TIMEOUT,
-)
+from one_async.defaults import DOWNLOAD_CHUNK_SIZE, HTTP_CONNECT_TIMEOUT, HTTP_READ_TIMEOUT
 from one_async.exceptions import DownloadError
-from one_async.transfer.records import DownloadItem, redact_url
-
-if TYPE_CHECKING:  # aiohttp is imported when first used (it takes ~0.1 s)
-    import aiohttp
+from one_async.transfer.records import Chunk, DownloadItem, redact_url
 
 __all__ = [
     'AiohttpSource',
@@ -51,9 +41,6 @@ __all__ = [
     'classify',
     'make_client',
 ]
-
-Chunk: TypeAlias = 'bytes | bytearray'
-"""A piece of a body: bytearrays are received into directly, bytes come from libraries."""
 
 _CONTENT_RANGE = re.compile(r'bytes (\d+)-(\d+)/(\d+|\*)')
 _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -356,15 +343,17 @@ class AiohttpSource:
         auth: tuple[str, str] | None,
         headers: Mapping[str, str] | None,
         verify: bool,
+        connect_timeout: float = HTTP_CONNECT_TIMEOUT,
+        read_timeout: float = HTTP_READ_TIMEOUT,
     ) -> None:
-        import aiohttp
+        import aiohttp  # here, on first use: importing it takes ~0.1 s
 
         self._aiohttp = aiohttp
         # True: aiohttp's own verifying context (built once, when aiohttp is imported).
         connector = aiohttp.TCPConnector(limit=max_connections, limit_per_host=0, ssl=verify)
         self._auth = _basic(*auth) if auth else None
         self._timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=HTTP_CONNECT_TIMEOUT, sock_read=HTTP_READ_TIMEOUT
+            total=None, sock_connect=connect_timeout, sock_read=read_timeout
         )
         self.session = aiohttp.ClientSession(
             connector=connector,
@@ -402,12 +391,8 @@ class AiohttpSource:
             url, auth = _split_credentials(url)
         if auth:
             headers['Authorization'] = auth  # aiohttp drops it on redirects to other origins
-        # Large bodies get a larger read buffer: aiohttp stops reading a connection whenever
-        # twice this much is waiting, and each stop and restart costs system calls.
-        large = item.size is not None and item.size > DOWNLOAD_SMALL_FILE
-        bufsize = DOWNLOAD_READ_BUFFER_LARGE if large else DOWNLOAD_CHUNK_SIZE
         try:
-            response = await self.session.get(url, headers=headers, read_bufsize=bufsize)
+            response = await self.session.get(url, headers=headers)
         except self._aiohttp.ClientConnectorCertificateError as exc:  # no retry can succeed
             raise DownloadError(
                 f'TLS certificate verification failed for {redact_url(url)}: '
@@ -416,14 +401,10 @@ class AiohttpSource:
             ) from exc
         except self._transient as exc:
             raise Retryable(f'{type(exc).__name__}: {exc}') from exc
-        transport = _larger_reads(response) if large else None
         try:
             chunks = self._chunks(response)
             yield classify(item, response.status, response.headers, url, offset, validator, chunks)
         finally:
-            if transport is not None:
-                with contextlib.suppress(AttributeError):
-                    del transport.max_size
             response.release()
 
     async def _chunks(self, response: Any) -> AsyncIterator[bytes]:
@@ -433,21 +414,6 @@ class AiohttpSource:
                 yield chunk
         except self._transient as exc:
             raise Retryable(f'{type(exc).__name__}: {exc}') from exc
-
-
-def _larger_reads(response: aiohttp.ClientResponse) -> Any:
-    """Let the connection of a large body receive up to ``DOWNLOAD_READ_BUFFER_LARGE`` per
-    system call; returns the transport to restore after the body (None if unchanged).
-
-    asyncio's socket transports read at most 256 KiB per call (their ``max_size``), while a
-    fast sender keeps more than that waiting: larger reads mean fewer event loop turns per GiB.
-    Other transports (uvloop, TLS) are left as they are.
-    """
-    transport = response.connection.transport if response.connection is not None else None
-    if not isinstance(getattr(transport, 'max_size', None), int):
-        return None
-    transport.max_size = DOWNLOAD_READ_BUFFER_LARGE  # type: ignore[union-attr]
-    return transport
 
 
 async def _chunks(response: httpx.Response, limits: httpx.Timeout) -> AsyncIterator[bytes]:

@@ -39,14 +39,13 @@ from one_async.exceptions import DownloadError, InvalidArgument
 from one_async.transfer.http import (
     AiohttpSource,
     Body,
-    Chunk,
     Retryable,
     _basic,
     _default_ssl_context,
     _split_credentials,
     classify,
 )
-from one_async.transfer.records import DownloadItem
+from one_async.transfer.records import Chunk, DownloadItem
 
 __all__ = ['Http1Source', 'parse_head']
 
@@ -473,7 +472,7 @@ class Http1Source:
         match = _PREFIX.match(url)
         server = self._server(match.group()) if match else None
         if match is None or server is None or server.origin in self._delegated:
-            general = self._general_source(self._sends_auth(url))
+            general = self._general_source(self._auth_goes_to(server))
             async with general.get(item, url, offset, validator) as body:
                 yield body
             return
@@ -487,7 +486,7 @@ class Http1Source:
             except _Unsupported:
                 connection.close()
                 self._delegated.add(origin)
-                general = self._general_source(server.auth is not None)
+                general = self._general_source(self._auth_goes_to(server))
                 async with general.get(item, url, offset, validator) as body:
                     yield body
                 return
@@ -509,18 +508,17 @@ class Http1Source:
         except KeyError:
             pass
         server = _server(prefix)
-        ours = server is not None and self._auth_origin in (None, server.origin)
+        ours = self._auth_goes_to(server)
         if server is not None and ours and server.auth is None and self._auth is not None:
             server = dataclasses.replace(server, auth=self._auth)
         self._servers[prefix] = server
         return server
 
-    def _sends_auth(self, url: str) -> bool:
-        """Whether this source's credentials go with a request for ``url``."""
+    def _auth_goes_to(self, server: _Server | None) -> bool:
+        """Whether this source's credentials go to ``server`` (None: a URL this client does
+        not parse, which only matches when the credentials are not tied to an origin)."""
         if self._auth_origin is None:
             return True
-        match = _PREFIX.match(url)
-        server = _server(match.group()) if match else None
         return server is not None and server.origin == self._auth_origin
 
     def _general_source(self, with_auth: bool) -> AiohttpSource:
@@ -532,6 +530,8 @@ class Http1Source:
                 auth=self._auth_pair if with_auth else None,
                 headers=self._headers,
                 verify=self._verify,
+                connect_timeout=self._connect_timeout or HTTP_CONNECT_TIMEOUT,
+                read_timeout=self._read_timeout or HTTP_READ_TIMEOUT,
             )
         return source
 
