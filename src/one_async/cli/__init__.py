@@ -80,13 +80,23 @@ def _json_default(value: Any) -> Any:
 
 
 def _print(value: Any, as_json: bool) -> None:
+    """``value`` as one JSON line, or for people: a list an item per line, a mapping a
+    ``key: value`` per line."""
     if as_json:
         typer.echo(json.dumps(value, default=_json_default))
     elif isinstance(value, list):
         for item in value:
             typer.echo(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            typer.echo(f'{key}: {item}')
     else:
         typer.echo(value)
+
+
+def _failures(report: Any) -> list[dict[str, str]]:
+    """The failed items of a download report, for JSON output."""
+    return [{'item': r.item.label, 'error': str(r.error)} for r in report.failed]
 
 
 @app.command()
@@ -208,7 +218,7 @@ def download(
                 'skipped': report.skipped,
                 'bytes': report.bytes,
                 'seconds': report.seconds,
-                'failed': [{'item': r.item.label, 'error': str(r.error)} for r in failed],
+                'failed': _failures(report),
             },
             True,
         )
@@ -238,13 +248,7 @@ def cache_build(
     async def job() -> dict[str, Path]:
         return await abuild_cache(root, out_dir=out_dir, hash=hash_files, lab=lab)
 
-    written = _run(job)
-    _print(
-        {name: str(path) for name, path in written.items()}
-        if as_json
-        else [f'{name}: {path}' for name, path in written.items()],
-        as_json,
-    )
+    _print({name: str(path) for name, path in _run(job).items()}, as_json)
 
 
 @cache_app.command('info')
@@ -265,12 +269,7 @@ def cache_info(
             'origin': sorted({str(raw.get('origin')) for raw in meta.raw.values()}),
         }
 
-    info = _run(job)
-    if as_json:
-        _print(info, True)
-        return
-    for key, value in info.items():
-        typer.echo(f'{key}: {value}')
+    _print(_run(job), as_json)
 
 
 @cache_app.command('refresh')
@@ -287,12 +286,7 @@ def cache_refresh(
             loaded = await one.refresh_cache('refresh')
             return {'tables_dir': str(one.tables_dir), 'loaded': loaded}
 
-    info = _run(job)
-    if as_json:
-        _print(info, True)
-        return
-    for key, value in info.items():
-        typer.echo(f'{key}: {value}')
+    _print(_run(job), as_json)
 
 
 @app.command()
@@ -350,9 +344,7 @@ def demo(
                 'cache_tables': summary.cache_tables,
                 'downloaded': report.downloaded if report else 0,
                 'bytes': report.bytes if report else 0,
-                'failed': [{'item': r.item.label, 'error': str(r.error)} for r in report.failed]
-                if report
-                else [],
+                'failed': _failures(report) if report else [],
                 'loaded_object': summary.loaded_object,
                 'loaded_attributes': {k: list(v) for k, v in summary.loaded_attributes.items()},
                 'timings': summary.timings,
